@@ -1,0 +1,348 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// Scope says what one render is done for.
+// +kubebuilder:validation:Enum=Tenant;Namespace;None
+type Scope string
+
+const (
+	// ScopeTenant renders once per selected tenant.
+	ScopeTenant Scope = "Tenant"
+	// ScopeNamespace renders once per namespace of each selected tenant; namespaced
+	// objects are forced into that namespace.
+	ScopeNamespace Scope = "Namespace"
+	// ScopeNone renders once for the whole cluster.
+	ScopeNone Scope = "None"
+)
+
+// MissingKey says what a generator does when a template reads a map key that is not there.
+// +kubebuilder:validation:Enum=invalid;zero;error
+type MissingKey string
+
+const (
+	// MissingKeyError fails the render (the default: a typo must not ship an empty field).
+	MissingKeyError MissingKey = "error"
+	// MissingKeyZero renders a missing key as an empty string (never "<no value>").
+	MissingKeyZero MissingKey = "zero"
+	// MissingKeyInvalid is Go's text/template default: it prints "<no value>".
+	MissingKeyInvalid MissingKey = "invalid"
+)
+
+// Ownership says how an object came under tenantgen's management.
+// +kubebuilder:validation:Enum=Created;Adopted
+type Ownership string
+
+const (
+	// OwnershipCreated marks objects tenantgen created; only these are ever deleted.
+	OwnershipCreated Ownership = "Created"
+	// OwnershipAdopted marks objects that existed before; pruning only drops our fields.
+	OwnershipAdopted Ownership = "Adopted"
+)
+
+// Ownership marks set on every generated object. They make objects findable
+// (kubectl get -l); deletes are decided by status.processedItems, never by labels.
+const (
+	LabelGlobalTenantResource = Group + "/globaltenantresource"
+	LabelTenant               = Group + "/tenant"
+)
+
+// Condition types and reasons set on a GlobalTenantResource.
+const (
+	ConditionReady    = "Ready"
+	ConditionCordoned = "Cordoned"
+)
+
+// GlobalTenantResourceSpec is the desired state: what to render for which tenants.
+//
+// +kubebuilder:validation:XValidation:rule="self.scope == 'Namespace' || !has(self.resources) || self.resources.all(r, !has(r.namespaceSelector))",message="resources[].namespaceSelector is only allowed with scope Namespace"
+// +kubebuilder:validation:XValidation:rule="self.scope == 'Namespace' || !has(self.resources) || self.resources.all(r, !has(r.namespacedItems) || size(r.namespacedItems) == 0)",message="resources[].namespacedItems is only allowed with scope Namespace"
+type GlobalTenantResourceSpec struct {
+	// Scope: Tenant renders once per tenant, Namespace once per tenant namespace
+	// (objects forced into it), None once for the cluster.
+	// +kubebuilder:default=Namespace
+	// +optional
+	Scope Scope `json:"scope,omitempty"`
+
+	// TenantSelector selects Capsule Tenants by label; empty selects all tenants.
+	// +optional
+	TenantSelector metav1.LabelSelector `json:"tenantSelector,omitempty"`
+
+	// ResyncPeriod is how often every tenant is rendered again even when nothing
+	// changed; the period is jittered so that tenants do not resync in lockstep.
+	// +kubebuilder:default="60s"
+	// +optional
+	ResyncPeriod metav1.Duration `json:"resyncPeriod,omitempty"`
+
+	// PruningOnDelete deletes the objects tenantgen created when the
+	// GlobalTenantResource is deleted; false leaves them and removes only our marks.
+	// +kubebuilder:default=true
+	// +optional
+	PruningOnDelete *bool `json:"pruningOnDelete,omitempty"`
+
+	// Cordoned pauses reconciliation: nothing is applied or pruned while true.
+	// +optional
+	Cordoned bool `json:"cordoned,omitempty"`
+
+	// Settings tune how conflicts with existing objects are handled.
+	// +optional
+	Settings Settings `json:"settings,omitempty"`
+
+	// ServiceAccount is impersonated for every read of context and every write.
+	// +optional
+	ServiceAccount *ServiceAccountReference `json:"serviceAccount,omitempty"`
+
+	// DependsOn lists other GlobalTenantResources that must be Ready first.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	DependsOn []Dependency `json:"dependsOn,omitempty"`
+
+	// Limits bound what one render may produce.
+	// +optional
+	Limits Limits `json:"limits,omitempty"`
+
+	// Resources are the blocks of objects rendered for every selected tenant.
+	// +kubebuilder:validation:MinItems=1
+	Resources []ResourceSpec `json:"resources"`
+}
+
+// Settings tune how conflicts with existing objects are handled.
+type Settings struct {
+	// Adopt takes over objects that already exist and were not created by this
+	// GlobalTenantResource; false refuses them with an item error.
+	// +optional
+	Adopt bool `json:"adopt,omitempty"`
+
+	// Force applies with forced ownership on conflicts with other field managers
+	// for adopted or shared objects; false reports the conflict as an item error.
+	// Objects tenantgen created are always applied with forced ownership, so
+	// manual edits are undone (drift correction).
+	// +optional
+	Force bool `json:"force,omitempty"`
+}
+
+// ServiceAccountReference names a ServiceAccount to impersonate.
+type ServiceAccountReference struct {
+	// +kubebuilder:validation:MinLength=1
+	Name string `json:"name"`
+	// +kubebuilder:validation:MinLength=1
+	Namespace string `json:"namespace"`
+}
+
+// Dependency names another GlobalTenantResource.
+type Dependency struct {
+	// +kubebuilder:validation:MinLength=1
+	Name string `json:"name"`
+}
+
+// Limits bound a render so that one template cannot exhaust the controller.
+type Limits struct {
+	// MaxObjectsPerTenant is the most objects one tenant may render (default 1000).
+	// +kubebuilder:validation:Minimum=1
+	// +optional
+	MaxObjectsPerTenant *int32 `json:"maxObjectsPerTenant,omitempty"`
+
+	// RenderTimeout bounds the template execution of one tenant (default 5s).
+	// +optional
+	RenderTimeout *metav1.Duration `json:"renderTimeout,omitempty"`
+}
+
+// ResourceSpec is one block of objects: existing objects to copy, inline objects,
+// and templates fed with context.
+type ResourceSpec struct {
+	// NamespaceSelector narrows, in Namespace scope, the tenant namespaces rendered into.
+	// +optional
+	NamespaceSelector *metav1.LabelSelector `json:"namespaceSelector,omitempty"`
+
+	// AdditionalMetadata is merged into every object of this block; placeholders allowed.
+	// +optional
+	AdditionalMetadata *AdditionalMetadata `json:"additionalMetadata,omitempty"`
+
+	// NamespacedItems are existing objects copied into each target namespace.
+	// +optional
+	NamespacedItems []ObjectReference `json:"namespacedItems,omitempty"`
+
+	// RawItems are inline objects; string values may hold the {{tenant.name}} and
+	// {{namespace}} placeholders.
+	// +optional
+	// +kubebuilder:pruning:PreserveUnknownFields
+	RawItems []runtime.RawExtension `json:"rawItems,omitempty"`
+
+	// Context lists the objects exposed to the generators.
+	// +optional
+	Context *Context `json:"context,omitempty"`
+
+	// Generators are Go text/template (+sprig) templates emitting YAML documents.
+	// +optional
+	Generators []Generator `json:"generators,omitempty"`
+}
+
+// AdditionalMetadata holds labels and annotations added to generated objects.
+type AdditionalMetadata struct {
+	// +optional
+	Labels map[string]string `json:"labels,omitempty"`
+	// +optional
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// ObjectReference selects existing objects by kind and by name or labels.
+type ObjectReference struct {
+	// +kubebuilder:validation:MinLength=1
+	APIVersion string `json:"apiVersion"`
+	// +kubebuilder:validation:MinLength=1
+	Kind string `json:"kind"`
+	// Name selects one object; placeholders allowed.
+	// +optional
+	Name string `json:"name,omitempty"`
+	// Namespace to read from; placeholders allowed.
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
+	// Selector filters by labels; placeholders allowed in keys and values.
+	// +optional
+	Selector *metav1.LabelSelector `json:"selector,omitempty"`
+	// Optional makes a missing object or an unknown kind yield nothing instead of an error.
+	// +optional
+	Optional bool `json:"optional,omitempty"`
+}
+
+// Context lists the objects exposed to generators.
+type Context struct {
+	// +optional
+	// +listType=map
+	// +listMapKey=index
+	Resources []ContextResource `json:"resources,omitempty"`
+}
+
+// ContextResource exposes objects to templates as $.<index>: a list sorted by
+// namespace/name, or a single object when name is set.
+type ContextResource struct {
+	// Index is the key under which the objects appear in template data.
+	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_]*$`
+	// +kubebuilder:validation:XValidation:rule="!(self in ['tenant', 'namespace', 'tenants'])",message="index must not be one of the reserved keys tenant, namespace, tenants"
+	Index string `json:"index"`
+
+	ObjectReference `json:",inline"`
+}
+
+// Generator is one template.
+type Generator struct {
+	// Template is a Go text/template with sprig functions; it may emit zero or more
+	// YAML documents separated by '---'.
+	// +kubebuilder:validation:MinLength=1
+	Template string `json:"template"`
+
+	// MissingKey: error (default) fails on a missing map key, zero renders it empty,
+	// invalid prints Go's "<no value>".
+	// +kubebuilder:default=error
+	// +optional
+	MissingKey MissingKey `json:"missingKey,omitempty"`
+}
+
+// GlobalTenantResourceStatus is what the controller observed and did.
+type GlobalTenantResourceStatus struct {
+	// ObservedGeneration is the generation the status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Conditions: Ready (reason and message name failing tenants) and Cordoned.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// SelectedTenants are the tenants the selector matched, sorted.
+	// +optional
+	SelectedTenants []string `json:"selectedTenants,omitempty"`
+
+	// TenantCount is len(selectedTenants), for the printer column.
+	// +optional
+	TenantCount int `json:"tenantCount,omitempty"`
+
+	// Size is the number of processed items.
+	// +optional
+	Size int `json:"size,omitempty"`
+
+	// ProcessedItems is the inventory of record: what tenantgen manages, with UIDs.
+	// Pruning deletes only what is listed here, never what labels alone suggest.
+	// +optional
+	ProcessedItems []ProcessedItem `json:"processedItems,omitempty"`
+
+	// ServiceAccount is the identity actually used for reads and writes.
+	// +optional
+	ServiceAccount string `json:"serviceAccount,omitempty"`
+}
+
+// ProcessedItem is one object in the inventory.
+type ProcessedItem struct {
+	// +optional
+	Group   string `json:"group,omitempty"`
+	Version string `json:"version"`
+	Kind    string `json:"kind"`
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+	// +optional
+	UID types.UID `json:"uid,omitempty"`
+	// Tenant the object was rendered for; empty in scope None.
+	// +optional
+	Tenant string `json:"tenant,omitempty"`
+	// Origin is the template or item that produced the object, e.g. resources[0].generators[1].
+	// +optional
+	Origin string `json:"origin,omitempty"`
+	// Ownership says whether tenantgen created or adopted the object.
+	Ownership Ownership `json:"ownership"`
+	// Ready is true when the last apply of the object succeeded.
+	Ready bool `json:"ready"`
+	// Message explains a failed apply.
+	// +optional
+	Message string `json:"message,omitempty"`
+	// LastApply is when the object was last written.
+	// +optional
+	LastApply *metav1.Time `json:"lastApply,omitempty"`
+}
+
+// GlobalTenantResource renders, applies and prunes objects for every selected Capsule tenant.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Cluster,shortName=tgr,categories=tenantgen
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Items",type=integer,JSONPath=`.status.size`
+// +kubebuilder:printcolumn:name="Tenants",type=integer,JSONPath=`.status.tenantCount`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 63",message="the name is used as a label value on generated objects and must be at most 63 characters"
+type GlobalTenantResource struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec GlobalTenantResourceSpec `json:"spec"`
+	// +optional
+	Status GlobalTenantResourceStatus `json:"status,omitempty"`
+}
+
+// GlobalTenantResourceList is a list of GlobalTenantResources.
+//
+// +kubebuilder:object:root=true
+type GlobalTenantResourceList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []GlobalTenantResource `json:"items"`
+}
+
+// ScopeOrDefault returns the scope, Namespace when unset (as the CRD default does).
+func (s *GlobalTenantResourceSpec) ScopeOrDefault() Scope {
+	if s.Scope == "" {
+		return ScopeNamespace
+	}
+	return s.Scope
+}
+
+// PruneOnDelete reports pruningOnDelete, true when unset.
+func (s *GlobalTenantResourceSpec) PruneOnDelete() bool {
+	return s.PruningOnDelete == nil || *s.PruningOnDelete
+}

@@ -1,0 +1,112 @@
+package manifest
+
+import (
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// Item is an object read from a file.
+type Item struct {
+	Object *unstructured.Unstructured
+	File   string
+	Line   int
+}
+
+// Source is "file:line".
+func (it Item) Source() string { return it.File + ":" + strconv.Itoa(it.Line) }
+
+// ReadPaths reads every object of the given files and directories. A directory
+// contributes its *.yaml, *.yml and *.json files, recursively and sorted by
+// path; "-" reads standard input. Lists (kind: List or *List) are flattened.
+func ReadPaths(paths []string) ([]Item, error) {
+	var items []Item
+	for _, p := range paths {
+		files, err := expand(p)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range files {
+			var data []byte
+			if f == "-" {
+				data, err = io.ReadAll(os.Stdin)
+			} else {
+				data, err = os.ReadFile(f)
+			}
+			if err != nil {
+				return nil, err
+			}
+			got, err := ReadStream(f, string(data))
+			if err != nil {
+				return nil, err
+			}
+			items = append(items, got...)
+		}
+	}
+	return items, nil
+}
+
+// ReadStream decodes a named multi-document stream.
+func ReadStream(name, data string) ([]Item, error) {
+	var items []Item
+	for _, doc := range Split(data) {
+		obj, err := decodeMap(doc)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		u := &unstructured.Unstructured{Object: obj}
+		if u.IsList() {
+			list, err := u.ToList()
+			if err != nil {
+				return nil, fmt.Errorf("%s:%d: %w", name, doc.Line, err)
+			}
+			for i := range list.Items {
+				items = append(items, Item{Object: &list.Items[i], File: name, Line: doc.Line})
+			}
+			continue
+		}
+		if err := checkIdentity(doc, u); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		items = append(items, Item{Object: u, File: name, Line: doc.Line})
+	}
+	return items, nil
+}
+
+func expand(p string) ([]string, error) {
+	if p == "-" {
+		return []string{p}, nil
+	}
+	st, err := os.Stat(p)
+	if err != nil {
+		return nil, err
+	}
+	if !st.IsDir() {
+		return []string{p}, nil
+	}
+	var files []string
+	err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		switch strings.ToLower(filepath.Ext(path)) {
+		case ".yaml", ".yml", ".json":
+			if !d.IsDir() {
+				files = append(files, path)
+			}
+		}
+		return nil
+	})
+	sort.Strings(files)
+	if err == nil && len(files) == 0 {
+		err = fmt.Errorf("%s: no .yaml, .yml or .json files", p)
+	}
+	return files, err
+}

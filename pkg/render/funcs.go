@@ -1,0 +1,89 @@
+package render
+
+import (
+	"errors"
+	"sort"
+	"strings"
+	"text/template"
+
+	"github.com/Masterminds/sprig/v3"
+	"sigs.k8s.io/yaml"
+)
+
+// removedFuncs are the sprig functions generators cannot use: they read the
+// controller's environment, reach the network, or return something new on each
+// call (clock, randomness, fresh keys and salts). A template using them would
+// either leak controller secrets or rewrite its objects on every resync.
+var removedFuncs = []string{
+	"env", "expandenv", "getHostByName",
+	"now", "ago", "date_modify", "dateModify", "mustDateModify",
+	"randAlpha", "randAlphaNum", "randAscii", "randNumeric", "randInt", "randBytes", "shuffle", "uuidv4",
+	"bcrypt", "htpasswd", "encryptAES",
+	"genPrivateKey", "genCA", "genCAWithKey", "genSelfSignedCert", "genSelfSignedCertWithKey",
+	"genSignedCert", "genSignedCertWithKey", "buildCustomCert",
+}
+
+// zeroFunc is appended to every printing action of a missingKey=zero template
+// (see emptyMissing). Its name cannot clash with sprig's.
+const zeroFunc = "tenantgen_zero"
+
+// funcs is the function map every generator gets: sprig minus removedFuncs, plus
+// the YAML helpers that Helm users reach for.
+var funcs = buildFuncs()
+
+func buildFuncs() template.FuncMap {
+	m := sprig.TxtFuncMap()
+	for _, name := range removedFuncs {
+		delete(m, name)
+	}
+	m["toYaml"] = toYAML
+	m["fromYaml"] = fromYAML
+	m["required"] = required
+	m[zeroFunc] = func(v any) any {
+		if v == nil {
+			return ""
+		}
+		return v
+	}
+	return m
+}
+
+// FuncNames lists the template functions available to generators, sorted, for
+// documentation and `tenantgen render --help`.
+func FuncNames() []string {
+	names := make([]string, 0, len(funcs))
+	for n := range funcs {
+		if n != zeroFunc {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+func toYAML(v any) (string, error) {
+	b, err := yaml.Marshal(v)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(string(b), "\n"), nil
+}
+
+func fromYAML(s string) (map[string]any, error) {
+	var m map[string]any
+	if err := yaml.Unmarshal([]byte(s), &m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// required fails the render with msg when v is nil or an empty string, as in Helm.
+func required(msg string, v any) (any, error) {
+	if v == nil {
+		return nil, errors.New(msg)
+	}
+	if s, ok := v.(string); ok && s == "" {
+		return nil, errors.New(msg)
+	}
+	return v, nil
+}

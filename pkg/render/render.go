@@ -1,0 +1,489 @@
+package render
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/projectcapsule/tenantgen/pkg/api/v1alpha1"
+	"github.com/projectcapsule/tenantgen/pkg/manifest"
+	"github.com/projectcapsule/tenantgen/pkg/tenant"
+)
+
+// Object is one rendered object with what the controller needs to apply it.
+type Object struct {
+	*unstructured.Unstructured
+	// Tenant the object was rendered for ("" in scope None).
+	Tenant string
+	// Origin is the item or generator that produced it, e.g. "resources[0].generators[1]".
+	Origin string
+	// Namespaced tells whether the kind is namespaced.
+	Namespaced bool
+}
+
+// Ref names the object for messages: "Kind namespace/name" or "Kind name".
+func (o Object) Ref() string {
+	if ns := o.GetNamespace(); ns != "" {
+		return o.GetKind() + " " + ns + "/" + o.GetName()
+	}
+	return o.GetKind() + " " + o.GetName()
+}
+
+// Output is what one render produced: its objects in apply order.
+type Output struct {
+	// Tenant rendered for ("" in scope None).
+	Tenant  string
+	Objects []Object
+}
+
+// Tenant renders the program for one tenant (scope Tenant or Namespace). It
+// returns Errors when anything failed; a failed render returns no objects, so a
+// caller never prunes on the strength of a partial result.
+func (p *Program) Tenant(w World, t *tenant.Tenant) (*Output, error) {
+	if p.scope == v1alpha1.ScopeNone {
+		return nil, Errors{{GTR: p.name, Tenant: t.Name, Msg: "scope None renders once for the cluster, not per tenant"}}
+	}
+	return p.run(w, t, nil)
+}
+
+// Cluster renders a scope None program once; templates see the selected
+// tenants as $.tenants.
+func (p *Program) Cluster(w World, tenants []*tenant.Tenant) (*Output, error) {
+	if p.scope != v1alpha1.ScopeNone {
+		return nil, Errors{{GTR: p.name, Msg: "scope " + string(p.scope) + " renders per tenant, not once for the cluster"}}
+	}
+	return p.run(w, nil, tenants)
+}
+
+// run is the state of one render.
+type run struct {
+	p        *Program
+	w        World
+	t        *tenant.Tenant // nil in scope None
+	tenants  []*tenant.Tenant
+	deadline time.Time
+	objects  []Object
+	errs     Errors
+	seen     map[objectKey]string
+}
+
+type objectKey struct {
+	group, kind, namespace, name string
+}
+
+// target is one place a block renders into: the tenant (ns nil) or one of its namespaces.
+type target struct {
+	ns   *tenant.Namespace
+	vars vars
+}
+
+func (p *Program) run(w World, t *tenant.Tenant, tenants []*tenant.Tenant) (*Output, error) {
+	r := &run{p: p, w: w, t: t, tenants: tenants, deadline: time.Now().Add(p.timeout), seen: map[objectKey]string{}}
+	for _, b := range p.blocks {
+		for _, tg := range r.targets(b) {
+			r.block(b, tg)
+		}
+	}
+	if len(r.objects) > p.maxObjects {
+		r.fail(&Error{Msg: fmt.Sprintf("rendered %d objects, more than limits.maxObjectsPerTenant (%d)", len(r.objects), p.maxObjects)})
+	}
+	if len(r.errs) > 0 {
+		return nil, r.errs
+	}
+	sort.SliceStable(r.objects, func(i, j int) bool { return applyClass(r.objects[i]) < applyClass(r.objects[j]) })
+	out := &Output{Objects: r.objects}
+	if t != nil {
+		out.Tenant = t.Name
+	}
+	return out, nil
+}
+
+// fail records an error, filling in what the run knows.
+func (r *run) fail(e *Error) {
+	e.GTR = r.p.name
+	if r.t != nil {
+		e.Tenant = r.t.Name
+	}
+	r.errs = append(r.errs, e)
+}
+
+func (r *run) targets(b *block) []target {
+	switch r.p.scope {
+	case v1alpha1.ScopeNone:
+		return []target{{vars: vars{}}}
+	case v1alpha1.ScopeTenant:
+		return []target{{vars: vars{keyTenantName: r.t.Name}}}
+	}
+	var out []target
+	for i := range r.t.Namespaces {
+		ns := &r.t.Namespaces[i]
+		if b.nsSel == nil || b.nsSel.Matches(labels.Set(ns.Labels)) {
+			out = append(out, target{ns: ns, vars: vars{keyTenantName: r.t.Name, keyNamespace: ns.Name}})
+		}
+	}
+	return out
+}
+
+func (r *run) block(b *block, tg target) {
+	nsName := ""
+	if tg.ns != nil {
+		nsName = tg.ns.Name
+	}
+	failAt := func(origin string, err error) {
+		e := &Error{}
+		if !errors.As(err, &e) {
+			e = &Error{Msg: err.Error()}
+		}
+		e.Namespace, e.Origin = nsName, origin
+		r.fail(e)
+	}
+	for j, ref := range b.items {
+		origin := b.origin("namespacedItems", j)
+		objs, err := r.lookup(ref, tg)
+		if err != nil {
+			failAt(origin, err)
+			continue
+		}
+		for _, src := range objs {
+			r.add(b, tg, origin, copyItem(src))
+		}
+	}
+	for j, raw := range b.raw {
+		obj := tg.vars.expandValue(runtime.DeepCopyJSON(raw)).(map[string]any)
+		r.add(b, tg, b.origin("rawItems", j), &unstructured.Unstructured{Object: obj})
+	}
+	if len(b.templates) == 0 {
+		return
+	}
+	data, err := r.data(b, tg)
+	if err != nil {
+		failAt("resources["+strconv.Itoa(b.index)+"].context", err)
+		return
+	}
+	for j, tmpl := range b.templates {
+		origin := b.origin("generators", j)
+		out := &limitedBuffer{deadline: r.deadline}
+		if err := tmpl.Execute(out, data); err != nil {
+			e := templateError(err)
+			e.Excerpt = excerpt(b.sources[j], e.Line)
+			failAt(origin, e)
+			continue
+		}
+		for _, doc := range manifest.Split(out.String()) {
+			obj, err := manifest.Decode(doc)
+			if err != nil {
+				var me *manifest.Error
+				errors.As(err, &me)
+				failAt(origin, &Error{OutputLine: me.Line, Msg: me.Msg, Excerpt: me.Excerpt})
+				continue
+			}
+			r.add(b, tg, origin, obj)
+		}
+	}
+}
+
+// data builds the template data of one target: $.tenant, $.namespace (scope
+// Namespace), $.tenants (scope None) and one key per context index. Everything
+// is deep-copied because sprig's set/unset mutate maps in place, and the
+// World's objects are shared (the controller's cache).
+func (r *run) data(b *block, tg target) (map[string]any, error) {
+	data := map[string]any{}
+	if r.t != nil {
+		data["tenant"] = runtime.DeepCopyJSON(r.t.Object)
+	}
+	if tg.ns != nil {
+		data["namespace"] = runtime.DeepCopyJSON(tg.ns.Object)
+	}
+	if r.p.scope == v1alpha1.ScopeNone {
+		list := make([]any, len(r.tenants))
+		for i, t := range r.tenants {
+			list[i] = runtime.DeepCopyJSON(t.Object)
+		}
+		data["tenants"] = list
+	}
+	for _, c := range b.context {
+		objs, err := r.lookup(c.ObjectReference, tg)
+		if err != nil {
+			return nil, fmt.Errorf("context %q: %w", c.Index, err)
+		}
+		if c.Name != "" {
+			if len(objs) == 0 {
+				data[c.Index] = map[string]any{} // optional and absent: falsy, never missing
+			} else {
+				data[c.Index] = runtime.DeepCopyJSON(objs[0].Object)
+			}
+			continue
+		}
+		list := make([]any, len(objs))
+		for i, o := range objs {
+			list[i] = runtime.DeepCopyJSON(o.Object)
+		}
+		data[c.Index] = list
+	}
+	return data, nil
+}
+
+// lookup finds the objects a reference names, sorted by namespace and name.
+//
+// Where a namespaced reference has no namespace, what it may see depends on the
+// scope: in Tenant scope only the tenant's own namespaces (so a route a tenant
+// labels with another tenant's name never reaches that tenant's objects), in
+// Namespace scope the namespace rendered into, in None scope every namespace.
+func (r *run) lookup(ref v1alpha1.ObjectReference, tg target) ([]*unstructured.Unstructured, error) {
+	gvk := schema.FromAPIVersionAndKind(ref.APIVersion, ref.Kind)
+	namespaced, err := r.w.Namespaced(gvk)
+	if errors.Is(err, ErrUnknownKind) && ref.Optional {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", ref.APIVersion, ref.Kind, err)
+	}
+	sel, err := tg.vars.selector(ref.Selector)
+	if err != nil {
+		return nil, fmt.Errorf("selector: %w", err)
+	}
+	var namespaces []string
+	switch {
+	case !namespaced:
+		namespaces = []string{""}
+	case ref.Namespace != "":
+		namespaces = []string{tg.vars.expand(ref.Namespace)}
+	case r.p.scope == v1alpha1.ScopeNamespace:
+		namespaces = []string{tg.ns.Name}
+	case r.p.scope == v1alpha1.ScopeTenant:
+		for _, ns := range r.t.Namespaces {
+			namespaces = append(namespaces, ns.Name)
+		}
+	default:
+		namespaces = []string{""}
+	}
+	name := tg.vars.expand(ref.Name)
+	var out []*unstructured.Unstructured
+	for _, ns := range namespaces {
+		objs, err := r.w.List(gvk, ns, sel)
+		if err != nil {
+			return nil, fmt.Errorf("listing %s: %w", ref.Kind, err)
+		}
+		for _, o := range objs {
+			if name == "" || o.GetName() == name {
+				out = append(out, o)
+			}
+		}
+	}
+	if name != "" && len(out) == 0 && !ref.Optional {
+		where := ""
+		if len(namespaces) == 1 && namespaces[0] != "" {
+			where = " in namespace " + namespaces[0]
+		}
+		return nil, fmt.Errorf("%s %q not found%s (set optional: true if it may be absent)", ref.Kind, name, where)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if a, b := out[i].GetNamespace(), out[j].GetNamespace(); a != b {
+			return a < b
+		}
+		return out[i].GetName() < out[j].GetName()
+	})
+	return out, nil
+}
+
+// copyItem makes the copy of an existing object that namespacedItems place in
+// a target: its kind, name, labels, annotations and content, without the
+// source's identity (uid, resourceVersion, managedFields...) or status.
+func copyItem(src *unstructured.Unstructured) *unstructured.Unstructured {
+	obj := map[string]any{}
+	for k, v := range src.Object {
+		if k != "metadata" && k != "status" {
+			obj[k] = runtime.DeepCopyJSONValue(v)
+		}
+	}
+	u := &unstructured.Unstructured{Object: obj}
+	u.SetName(src.GetName())
+	if l := src.GetLabels(); len(l) > 0 {
+		u.SetLabels(l)
+	}
+	a := src.GetAnnotations()
+	delete(a, "kubectl.kubernetes.io/last-applied-configuration")
+	if len(a) > 0 {
+		u.SetAnnotations(a)
+	}
+	return u
+}
+
+// add places one rendered object: checks its kind and namespace against the
+// scope and the cross-tenant guard, merges additionalMetadata, sets the
+// ownership marks and records it.
+func (r *run) add(b *block, tg target, origin string, u *unstructured.Unstructured) {
+	nsName := ""
+	if tg.ns != nil {
+		nsName = tg.ns.Name
+	}
+	fail := func(format string, args ...any) {
+		r.fail(&Error{Namespace: nsName, Origin: origin, Object: Object{Unstructured: u}.Ref(), Msg: fmt.Sprintf(format, args...)})
+	}
+	gv, err := schema.ParseGroupVersion(u.GetAPIVersion())
+	if err != nil {
+		fail("apiVersion: %v", err)
+		return
+	}
+	gvk := gv.WithKind(u.GetKind())
+	namespaced, err := r.w.Namespaced(gvk)
+	if err != nil {
+		fail("%s: %v", u.GetAPIVersion(), err)
+		return
+	}
+	switch {
+	case !namespaced:
+		u.SetNamespace("")
+	case tg.ns != nil:
+		u.SetNamespace(tg.ns.Name) // scope Namespace forces the target namespace
+	case u.GetNamespace() == "":
+		fail("metadata.namespace is required for a namespaced kind in scope %s", r.p.scope)
+		return
+	}
+	if r.t != nil {
+		claimed := u.GetNamespace()
+		if gvk.Group == "" && gvk.Kind == "Namespace" {
+			claimed = u.GetName()
+			if l := u.GetLabels()[tenant.LabelTenant]; l != "" && l != r.t.Name {
+				fail("a Namespace rendered for tenant %q must not be labelled %s=%s", r.t.Name, tenant.LabelTenant, l)
+				return
+			}
+		}
+		if owner := r.w.NamespaceOwner(claimed); owner != "" && owner != r.t.Name {
+			fail("namespace %q belongs to tenant %q; an object rendered for tenant %q may not land there", claimed, owner, r.t.Name)
+			return
+		}
+	}
+	if m := b.meta; m != nil {
+		u.SetLabels(mergeMissing(u.GetLabels(), m.Labels, tg.vars))
+		u.SetAnnotations(mergeMissing(u.GetAnnotations(), m.Annotations, tg.vars))
+	}
+	marks := u.GetLabels()
+	if marks == nil {
+		marks = map[string]string{}
+	}
+	marks[v1alpha1.LabelGlobalTenantResource] = r.p.name
+	if r.t != nil {
+		marks[v1alpha1.LabelTenant] = r.t.Name
+	} else {
+		delete(marks, v1alpha1.LabelTenant)
+	}
+	u.SetLabels(marks)
+
+	key := objectKey{gvk.Group, gvk.Kind, u.GetNamespace(), u.GetName()}
+	if first, dup := r.seen[key]; dup {
+		fail("rendered twice: %s already rendered it", first)
+		return
+	}
+	r.seen[key] = origin
+	o := Object{Unstructured: u, Origin: origin, Namespaced: namespaced}
+	if r.t != nil {
+		o.Tenant = r.t.Name
+	}
+	r.objects = append(r.objects, o)
+}
+
+// mergeMissing adds the expanded extra entries whose keys the object does not
+// set itself: what a template says about one object is more specific than
+// what additionalMetadata says about all of them.
+func mergeMissing(have, extra map[string]string, v vars) map[string]string {
+	if len(extra) == 0 {
+		return have
+	}
+	if have == nil {
+		have = map[string]string{}
+	}
+	for k, val := range extra {
+		k = v.expand(k)
+		if _, ok := have[k]; !ok {
+			have[k] = v.expand(val)
+		}
+	}
+	return have
+}
+
+// applyClass orders objects for apply: Namespaces, then CRDs, then other
+// cluster-scoped objects, then namespaced ones, so that everything an object
+// needs exists before it.
+func applyClass(o Object) int {
+	gvk := o.GroupVersionKind()
+	switch {
+	case gvk.Group == "" && gvk.Kind == "Namespace":
+		return 0
+	case gvk.Group == "apiextensions.k8s.io" && gvk.Kind == "CustomResourceDefinition":
+		return 1
+	case !o.Namespaced:
+		return 2
+	}
+	return 3
+}
+
+// Sort puts objects of several renders in apply order, keeping the order
+// within a class.
+func Sort(objs []Object) {
+	sort.SliceStable(objs, func(i, j int) bool { return applyClass(objs[i]) < applyClass(objs[j]) })
+}
+
+// limitedBuffer collects template output and stops execution when the render
+// runs past its deadline or its size bound: text/template checks a writer's
+// error on every write, which is the only hook a running template offers.
+type limitedBuffer struct {
+	bytes.Buffer
+	deadline time.Time
+}
+
+var (
+	errTimeout  = errors.New("render timed out (limits.renderTimeout)")
+	errTooLarge = fmt.Errorf("output exceeds %d MiB", maxOutputBytes>>20)
+)
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	if b.Len()+len(p) > maxOutputBytes {
+		return 0, errTooLarge
+	}
+	if time.Now().After(b.deadline) {
+		return 0, errTimeout
+	}
+	return b.Buffer.Write(p)
+}
+
+// templateErrRE matches text/template's "template: NAME:LINE:COL: MSG" and
+// "template: NAME:LINE: MSG".
+var templateErrRE = regexp.MustCompile(`^template: [^:]*:(\d+)(?::\d+)?: (?s)(.*)$`)
+
+// execPrefixRE drops the redundant `executing "NAME" ` from execution errors.
+var execPrefixRE = regexp.MustCompile(`executing "[^"]*" `)
+
+// templateError turns a text/template error into an Error with its line.
+func templateError(err error) *Error {
+	msg := err.Error()
+	if errors.Is(err, errTimeout) {
+		return &Error{Msg: errTimeout.Error()}
+	}
+	if errors.Is(err, errTooLarge) {
+		return &Error{Msg: errTooLarge.Error()}
+	}
+	e := &Error{Msg: msg}
+	if m := templateErrRE.FindStringSubmatch(msg); m != nil {
+		e.Line, _ = strconv.Atoi(m[1])
+		e.Msg = execPrefixRE.ReplaceAllString(m[2], "")
+	}
+	return e
+}
+
+// excerpt quotes a template around a 1-based line.
+func excerpt(text string, line int) string {
+	if line <= 0 {
+		return ""
+	}
+	return manifest.Excerpt(text, 1, line)
+}

@@ -1,0 +1,126 @@
+package snapshot
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/projectcapsule/tenantgen/pkg/api/v1alpha1"
+	"github.com/projectcapsule/tenantgen/pkg/render"
+	"github.com/projectcapsule/tenantgen/pkg/tenant"
+)
+
+// Result is everything the snapshot's GlobalTenantResources render.
+type Result struct {
+	// Objects in apply order over all GlobalTenantResources and tenants.
+	Objects []render.Object
+	// Errors name the file, the GlobalTenantResource, the tenant and the line.
+	Errors []error
+	// Warnings do not fail the render but deserve a look.
+	Warnings []string
+}
+
+// Render renders every GlobalTenantResource for every tenant it selects. With
+// onlyTenant set, only that tenant's renders run (scope None is skipped). A
+// failing tenant does not stop the others, as in the controller.
+func (s *Snapshot) Render(onlyTenant string) (*Result, error) {
+	tenants := s.Tenants.Tenants()
+	if onlyTenant != "" {
+		t, ok := s.Tenants.Get(onlyTenant)
+		if !ok {
+			names := make([]string, len(tenants))
+			for i, t := range tenants {
+				names[i] = t.Name
+			}
+			return nil, fmt.Errorf("tenant %q is not in the input (tenants: %s)", onlyTenant, strings.Join(names, ", "))
+		}
+		tenants = []*tenant.Tenant{t}
+	}
+	res := &Result{}
+	owners := map[string]string{} // object identity -> "gtr/tenant" that rendered it first
+	for _, g := range s.GTRs {
+		if g.Warning != "" {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("%s: globaltenantresource %q: %s", g.Source, g.Name, g.Warning))
+		}
+		p, err := render.Compile(g.GlobalTenantResource)
+		if err != nil {
+			res.Errors = append(res.Errors, fmt.Errorf("%s: %w", g.Source, err))
+			continue
+		}
+		var outs []*render.Output
+		if p.Scope() == v1alpha1.ScopeNone {
+			if onlyTenant != "" {
+				continue
+			}
+			var selected []*tenant.Tenant
+			for _, t := range tenants {
+				if p.Selects(t) {
+					selected = append(selected, t)
+				}
+			}
+			out, err := p.Cluster(s, selected)
+			if err != nil {
+				res.Errors = append(res.Errors, fmt.Errorf("%s: %w", g.Source, err))
+			} else {
+				outs = append(outs, out)
+			}
+		} else {
+			for _, t := range tenants {
+				if !p.Selects(t) {
+					continue
+				}
+				out, err := p.Tenant(s, t)
+				if err != nil {
+					res.Errors = append(res.Errors, fmt.Errorf("%s: %w", g.Source, err))
+					continue
+				}
+				outs = append(outs, out)
+			}
+		}
+		for _, out := range outs {
+			by := g.Name + "/" + out.Tenant
+			for _, o := range out.Objects {
+				id := o.GroupVersionKind().GroupKind().String() + " " + o.GetNamespace() + "/" + o.GetName()
+				if first, dup := owners[id]; dup {
+					// Two field managers would fight over it in a cluster.
+					res.Errors = append(res.Errors, fmt.Errorf("%s: globaltenantresource %q, tenant %q, %s: %s is also rendered by %s",
+						g.Source, g.Name, out.Tenant, o.Origin, o.Ref(), first))
+					continue
+				}
+				owners[id] = by
+				res.Objects = append(res.Objects, o)
+			}
+		}
+	}
+	render.Sort(res.Objects)
+	res.Warnings = append(res.Warnings, s.missingNamespaces(res.Objects)...)
+	return res, nil
+}
+
+// missingNamespaces warns about target namespaces that neither exist in the
+// input nor are rendered: the controller reports those as item errors.
+func (s *Snapshot) missingNamespaces(objs []render.Object) []string {
+	rendered := map[string]bool{}
+	for _, o := range objs {
+		if o.GetKind() == "Namespace" && o.GroupVersionKind().Group == "" {
+			rendered[o.GetName()] = true
+		}
+	}
+	missing := map[string][]string{}
+	for _, o := range objs {
+		if ns := o.GetNamespace(); ns != "" && !rendered[ns] && !s.NamespaceKnown(ns) {
+			missing[ns] = append(missing[ns], o.Ref())
+		}
+	}
+	names := make([]string, 0, len(missing))
+	for ns := range missing {
+		names = append(names, ns)
+	}
+	sort.Strings(names)
+	var out []string
+	for _, ns := range names {
+		out = append(out, fmt.Sprintf("namespace %q is neither in the input nor rendered; in a cluster without it these fail to apply: %s",
+			ns, strings.Join(missing[ns], ", ")))
+	}
+	return out
+}

@@ -1,0 +1,214 @@
+// Package snapshot is an offline cluster made of the objects in some YAML
+// files: GlobalTenantResources (tenantgen's or Capsule's), Capsule Tenants,
+// Namespaces and any other objects, which serve as context. It implements
+// render.World for `tenantgen render` and `tenantgen test`.
+package snapshot
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/projectcapsule/tenantgen/pkg/api/v1alpha1"
+	"github.com/projectcapsule/tenantgen/pkg/manifest"
+	"github.com/projectcapsule/tenantgen/pkg/render"
+	"github.com/projectcapsule/tenantgen/pkg/tenant"
+)
+
+// GTR is a GlobalTenantResource with where it was read from.
+type GTR struct {
+	*v1alpha1.GlobalTenantResource
+	// Source is "file:line".
+	Source string
+	// Warning is set when a Capsule manifest had fields tenantgen does not know.
+	Warning string
+}
+
+// Snapshot is the offline cluster.
+type Snapshot struct {
+	GTRs    []GTR
+	Tenants *tenant.Directory
+	// objects indexes everything by group/kind, then namespace ("" for cluster-scoped).
+	objects map[schema.GroupKind]map[string][]*unstructured.Unstructured
+	// scope records what CRDs and objects in the input teach about kinds.
+	scope map[schema.GroupKind]bool
+}
+
+// capsuleGTR is Capsule's own kind, which tenantgen reads as its own.
+var capsuleGTR = schema.GroupKind{Group: tenant.Group, Kind: "GlobalTenantResource"}
+
+var ourGTR = schema.GroupKind{Group: v1alpha1.Group, Kind: "GlobalTenantResource"}
+
+// New builds a snapshot. GlobalTenantResources are decoded strictly: an unknown
+// field in one of ours is an error (as the apiserver's strict field validation
+// would say); in a Capsule one it is a warning, since Capsule may have fields
+// tenantgen does not implement.
+func New(items []manifest.Item) (*Snapshot, error) {
+	s := &Snapshot{objects: map[schema.GroupKind]map[string][]*unstructured.Unstructured{}, scope: map[schema.GroupKind]bool{}}
+	var tenants, namespaces []*unstructured.Unstructured
+	for _, it := range items {
+		u := it.Object
+		gk := u.GroupVersionKind().GroupKind()
+		switch {
+		case gk == ourGTR || gk == capsuleGTR:
+			g, err := decodeGTR(u, gk == capsuleGTR)
+			if err != nil {
+				return nil, fmt.Errorf("%s: globaltenantresource %q: %w", it.Source(), u.GetName(), err)
+			}
+			g.Source = it.Source()
+			s.GTRs = append(s.GTRs, g)
+			continue
+		case gk.Group == tenant.Group && gk.Kind == "Tenant":
+			tenants = append(tenants, u)
+		case gk == tenant.NamespaceGVK.GroupKind():
+			namespaces = append(namespaces, u)
+		case gk.Group == "apiextensions.k8s.io" && gk.Kind == "CustomResourceDefinition":
+			learnCRD(s.scope, u)
+		}
+		s.add(gk, u)
+	}
+	sort.SliceStable(s.GTRs, func(i, j int) bool { return s.GTRs[i].Name < s.GTRs[j].Name })
+	for i := 1; i < len(s.GTRs); i++ {
+		if s.GTRs[i].Name == s.GTRs[i-1].Name {
+			return nil, fmt.Errorf("%s: globaltenantresource %q is also defined at %s", s.GTRs[i].Source, s.GTRs[i].Name, s.GTRs[i-1].Source)
+		}
+	}
+	s.Tenants = tenant.NewDirectory(tenants, namespaces)
+	for _, byNS := range s.objects {
+		for _, objs := range byNS {
+			sort.Slice(objs, func(i, j int) bool { return objs[i].GetName() < objs[j].GetName() })
+		}
+	}
+	return s, nil
+}
+
+func (s *Snapshot) add(gk schema.GroupKind, u *unstructured.Unstructured) {
+	byNS := s.objects[gk]
+	if byNS == nil {
+		byNS = map[string][]*unstructured.Unstructured{}
+		s.objects[gk] = byNS
+	}
+	byNS[u.GetNamespace()] = append(byNS[u.GetNamespace()], u)
+}
+
+func decodeGTR(u *unstructured.Unstructured, capsule bool) (GTR, error) {
+	raw, err := json.Marshal(u.Object)
+	if err != nil {
+		return GTR{}, err
+	}
+	var g v1alpha1.GlobalTenantResource
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	out := GTR{GlobalTenantResource: &g}
+	if err := dec.Decode(&g); err != nil {
+		if !capsule {
+			return GTR{}, err
+		}
+		out.Warning = fmt.Sprintf("ignored what tenantgen does not implement: %v", err)
+		g = v1alpha1.GlobalTenantResource{}
+		if err := json.Unmarshal(raw, &g); err != nil {
+			return GTR{}, err
+		}
+	}
+	g.APIVersion, g.Kind = v1alpha1.GroupVersion.String(), "GlobalTenantResource"
+	return out, nil
+}
+
+// List implements render.World. Objects match by group and kind: a file holds
+// one version of an object, where a cluster would convert between versions.
+func (s *Snapshot) List(gvk schema.GroupVersionKind, namespace string, sel labels.Selector) ([]*unstructured.Unstructured, error) {
+	byNS := s.objects[gvk.GroupKind()]
+	var out []*unstructured.Unstructured
+	pick := func(objs []*unstructured.Unstructured) {
+		for _, o := range objs {
+			if sel.Matches(labels.Set(o.GetLabels())) {
+				out = append(out, o)
+			}
+		}
+	}
+	if namespace != "" {
+		pick(byNS[namespace])
+		return out, nil
+	}
+	nss := make([]string, 0, len(byNS))
+	for ns := range byNS {
+		nss = append(nss, ns)
+	}
+	sort.Strings(nss)
+	for _, ns := range nss {
+		pick(byNS[ns])
+	}
+	return out, nil
+}
+
+// Namespaced implements render.World. Offline there is no discovery, so the
+// scope of a kind comes from, in order: a CRD in the input, the built-in
+// table of cluster-scoped kinds, and otherwise namespaced. It never returns
+// render.ErrUnknownKind: an offline snapshot cannot tell an unserved kind.
+func (s *Snapshot) Namespaced(gvk schema.GroupVersionKind) (bool, error) {
+	gk := gvk.GroupKind()
+	if namespaced, ok := s.scope[gk]; ok {
+		return namespaced, nil
+	}
+	return !clusterScoped[gk], nil
+}
+
+// NamespaceOwner implements render.World.
+func (s *Snapshot) NamespaceOwner(namespace string) string { return s.Tenants.Owner(namespace) }
+
+// NamespaceKnown reports whether the input has the namespace or a tenant lists it.
+func (s *Snapshot) NamespaceKnown(name string) bool {
+	for _, ns := range s.objects[tenant.NamespaceGVK.GroupKind()][""] {
+		if ns.GetName() == name {
+			return true
+		}
+	}
+	return s.Tenants.Owner(name) != ""
+}
+
+func learnCRD(scope map[schema.GroupKind]bool, crd *unstructured.Unstructured) {
+	group, _, _ := unstructured.NestedString(crd.Object, "spec", "group")
+	kind, _, _ := unstructured.NestedString(crd.Object, "spec", "names", "kind")
+	sc, _, _ := unstructured.NestedString(crd.Object, "spec", "scope")
+	if kind != "" {
+		scope[schema.GroupKind{Group: group, Kind: kind}] = sc != "Cluster"
+	}
+}
+
+var _ render.World = (*Snapshot)(nil)
+
+// clusterScoped are the cluster-scoped kinds of Kubernetes and of the projects
+// tenantgen works with; every other kind is taken as namespaced offline.
+var clusterScoped = map[schema.GroupKind]bool{}
+
+func init() {
+	for _, gk := range []string{
+		"Namespace", "Node", "PersistentVolume", "ComponentStatus",
+		"ClusterRole.rbac.authorization.k8s.io", "ClusterRoleBinding.rbac.authorization.k8s.io",
+		"CustomResourceDefinition.apiextensions.k8s.io", "APIService.apiregistration.k8s.io",
+		"StorageClass.storage.k8s.io", "CSIDriver.storage.k8s.io", "CSINode.storage.k8s.io",
+		"VolumeAttachment.storage.k8s.io", "VolumeAttributesClass.storage.k8s.io",
+		"PriorityClass.scheduling.k8s.io", "RuntimeClass.node.k8s.io", "IngressClass.networking.k8s.io",
+		"IPAddress.networking.k8s.io", "ServiceCIDR.networking.k8s.io",
+		"ValidatingWebhookConfiguration.admissionregistration.k8s.io",
+		"MutatingWebhookConfiguration.admissionregistration.k8s.io",
+		"ValidatingAdmissionPolicy.admissionregistration.k8s.io",
+		"ValidatingAdmissionPolicyBinding.admissionregistration.k8s.io",
+		"MutatingAdmissionPolicy.admissionregistration.k8s.io",
+		"MutatingAdmissionPolicyBinding.admissionregistration.k8s.io",
+		"CertificateSigningRequest.certificates.k8s.io", "ClusterTrustBundle.certificates.k8s.io",
+		"FlowSchema.flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration.flowcontrol.apiserver.k8s.io",
+		"DeviceClass.resource.k8s.io",
+		"GatewayClass.gateway.networking.k8s.io",
+		"ClusterIssuer.cert-manager.io",
+		"Tenant.capsule.clastix.io", "GlobalTenantResource.capsule.clastix.io",
+		"GlobalTenantResource.addons.projectcapsule.dev",
+	} {
+		clusterScoped[schema.ParseGroupKind(gk)] = true
+	}
+}
