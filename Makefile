@@ -51,3 +51,11 @@ $(CONTROLLER_GEN):
 test: verify-generated ## Run every test (unit, golden, envtest).
 	go vet ./...
 	go test ./... 
+
+##@ Test control plane
+
+ENVTEST_ASSETS_SCRIPT := test/scripts/install-control-plane.sh
+
+.PHONY: envtest-assets
+envtest-assets: ## Build etcd + kube-apiserver for envtest into $(CACHE_DIR)/envtest (Go module proxy only).
+	TENANTGEN_CACHE=$(CACHE_DIR) bash $(ENVTEST_ASSETS_SCRIPT) >/dev/null

@@ -21,6 +21,12 @@ const (
 // ConfigMap carrying a Helm template passes through untouched.
 var placeholderRE = regexp.MustCompile(`\{\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*\}\}`)
 
+// goKeywords are the text/template keywords that can stand alone in braces.
+// "{{ end }}" or "{{ else }}" in a rawItem belong to a Go template the object
+// carries (a Helm chart in a ConfigMap, say), never to tenantgen, so they are
+// not placeholders and pass through untouched.
+var goKeywords = map[string]bool{"end": true, "else": true, "break": true, "continue": true, "nil": true, "true": true, "false": true}
+
 // vars are the placeholder values of one render target.
 type vars map[string]string
 
@@ -28,7 +34,7 @@ type vars map[string]string
 // available in the given scope's vars.
 func checkPlaceholders(s string, available vars) error {
 	for _, m := range placeholderRE.FindAllStringSubmatch(s, -1) {
-		if _, ok := available[m[1]]; ok {
+		if _, ok := available[m[1]]; ok || goKeywords[m[1]] {
 			continue
 		}
 		switch m[1] {

@@ -66,25 +66,16 @@ func (p *Program) Scope() v1alpha1.Scope { return p.scope }
 // Selects reports whether the tenantSelector matches a tenant's labels.
 func (p *Program) Selects(t *tenant.Tenant) bool { return p.tenants.Matches(labels.Set(t.Labels())) }
 
-// ContextKinds returns the kinds the program reads (context and namespacedItems),
-// so a controller can watch them.
-func (p *Program) ContextKinds() []schema.GroupVersionKind {
-	seen := map[schema.GroupVersionKind]bool{}
-	var out []schema.GroupVersionKind
-	add := func(apiVersion, kind string) {
-		gvk := schema.FromAPIVersionAndKind(apiVersion, kind)
-		if !seen[gvk] {
-			seen[gvk] = true
-			out = append(out, gvk)
-		}
-	}
+// References returns every object reference the program reads (context
+// entries and namespacedItems), so a controller knows what to watch and which
+// tenants a change concerns.
+func (p *Program) References() []v1alpha1.ObjectReference {
+	var out []v1alpha1.ObjectReference
 	for _, b := range p.blocks {
 		for _, c := range b.context {
-			add(c.APIVersion, c.Kind)
+			out = append(out, c.ObjectReference)
 		}
-		for _, it := range b.items {
-			add(it.APIVersion, it.Kind)
-		}
+		out = append(out, b.items...)
 	}
 	return out
 }

@@ -55,6 +55,18 @@ func (t *Tenant) Owns(namespace string) bool {
 	return i < len(t.Namespaces) && t.Namespaces[i].Name == namespace
 }
 
+// Retain keeps the namespaces for which keep is true. Callers use it to drop
+// names a tenant's status lists but another tenant's label claims.
+func (t *Tenant) Retain(keep func(namespace string) bool) {
+	kept := t.Namespaces[:0]
+	for _, ns := range t.Namespaces {
+		if keep(ns.Name) {
+			kept = append(kept, ns)
+		}
+	}
+	t.Namespaces = kept
+}
+
 // StatusNamespaces returns the namespaces a Tenant lists in status.namespaces.
 func StatusNamespaces(obj *unstructured.Unstructured) []string {
 	names, _, _ := unstructured.NestedStringSlice(obj.Object, "status", "namespaces")
@@ -131,14 +143,7 @@ func NewDirectory(tenants, namespaces []*unstructured.Unstructured) *Directory {
 	}
 	for _, obj := range tenants {
 		t := New(obj, members[obj.GetName()])
-		// Drop status-listed names that another tenant's label claims.
-		kept := t.Namespaces[:0]
-		for _, ns := range t.Namespaces {
-			if d.owner[ns.Name] == t.Name {
-				kept = append(kept, ns)
-			}
-		}
-		t.Namespaces = kept
+		t.Retain(func(ns string) bool { return d.owner[ns] == t.Name })
 		d.tenants[t.Name] = t
 		d.names = append(d.names, t.Name)
 	}

@@ -107,7 +107,9 @@ type GlobalTenantResourceSpec struct {
 	Limits Limits `json:"limits,omitempty"`
 
 	// Resources are the blocks of objects rendered for every selected tenant.
+	// (The bounds keep the CEL rules within the apiserver's cost budget.)
 	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=64
 	Resources []ResourceSpec `json:"resources"`
 }
 
@@ -213,6 +215,7 @@ type ObjectReference struct {
 // Context lists the objects exposed to generators.
 type Context struct {
 	// +optional
+	// +kubebuilder:validation:MaxItems=32
 	// +listType=map
 	// +listMapKey=index
 	Resources []ContextResource `json:"resources,omitempty"`

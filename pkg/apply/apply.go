@@ -1,0 +1,295 @@
+// Package apply writes rendered objects with server-side apply and removes the
+// ones no longer rendered. It decides, per object, whether a write is needed at
+// all (a resync where nothing changed must send no writes), whether tenantgen
+// may take the object (adopt), and how conflicts with other field managers are
+// handled (force).
+package apply
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/projectcapsule/tenantgen/pkg/api/v1alpha1"
+	"github.com/projectcapsule/tenantgen/pkg/render"
+)
+
+// AnnotationHash records a hash of what tenantgen last applied. Together with
+// a field-by-field comparison against the live object it lets a resync skip
+// writes: the comparison catches drift, the hash catches fields tenantgen
+// stopped rendering (which a comparison of desired ⊆ live cannot see).
+const AnnotationHash = v1alpha1.Group + "/applied-hash"
+
+// maxFieldManager is the apiserver's limit on a field manager's length.
+const maxFieldManager = 128
+
+// FieldManager is the SSA field manager of one GlobalTenantResource × tenant,
+// so that two tenants' renders can never silently overwrite each other.
+func FieldManager(gtr, tenant string) string {
+	m := "tenantgen/" + gtr
+	if tenant != "" {
+		m += "/" + tenant
+	}
+	if len(m) <= maxFieldManager {
+		return m
+	}
+	sum := sha256.Sum256([]byte(m))
+	return m[:maxFieldManager-17] + "-" + hex.EncodeToString(sum[:8])
+}
+
+// Applier writes objects. Client may impersonate a ServiceAccount; Live reads
+// the current state (the controller's cache of generated objects, falling back
+// to the API for objects the cache cannot see yet).
+type Applier struct {
+	Client client.Client
+	Live   func(ctx context.Context, gvkObj *unstructured.Unstructured) (*unstructured.Unstructured, error)
+}
+
+// Request is one object to apply.
+type Request struct {
+	Object       render.Object
+	FieldManager string
+	// Previous is the object's inventory entry from the last reconcile, if any.
+	Previous *v1alpha1.ProcessedItem
+	Adopt    bool
+	Force    bool
+}
+
+// Result is what happened to one object.
+type Result struct {
+	UID       types.UID
+	Ownership v1alpha1.Ownership
+	// Written is false when the live object already was as rendered.
+	Written bool
+	Err     error
+}
+
+// Apply applies one object if it differs from the live one.
+func (a *Applier) Apply(ctx context.Context, req Request) Result {
+	desired := req.Object.DeepCopy()
+	hash, err := Hash(desired)
+	if err != nil {
+		return Result{Err: err}
+	}
+	ann := desired.GetAnnotations()
+	if ann == nil {
+		ann = map[string]string{}
+	}
+	ann[AnnotationHash] = hash
+	desired.SetAnnotations(ann)
+
+	probe := &unstructured.Unstructured{}
+	probe.SetGroupVersionKind(desired.GroupVersionKind())
+	probe.SetNamespace(desired.GetNamespace())
+	probe.SetName(desired.GetName())
+	live, err := a.Live(ctx, probe)
+	if err != nil {
+		return Result{Err: fmt.Errorf("reading live object: %w", err)}
+	}
+
+	res := Result{Ownership: v1alpha1.OwnershipCreated}
+	force := true
+	if live != nil {
+		res.UID = live.GetUID()
+		switch {
+		case req.Previous != nil && req.Previous.UID == live.GetUID():
+			res.Ownership = req.Previous.Ownership
+		case managedBy(live, req.FieldManager) && onlyManager(live, req.FieldManager):
+			// Ours, but the inventory lost it (e.g. the controller stopped
+			// before writing status): nobody else ever wrote it.
+			res.Ownership = v1alpha1.OwnershipCreated
+		case req.Adopt:
+			res.Ownership = v1alpha1.OwnershipAdopted
+		default:
+			return Result{Err: fmt.Errorf("%s already exists and was not created by this GlobalTenantResource; set spec.settings.adopt to take it over", req.Object.Ref())}
+		}
+		// Created objects are always forced so manual edits are undone;
+		// adopted ones only when the GlobalTenantResource says so.
+		force = res.Ownership == v1alpha1.OwnershipCreated || req.Force
+		if live.GetAnnotations()[AnnotationHash] == hash && managedBy(live, req.FieldManager) && Contains(live.Object, desired.Object) {
+			return res
+		}
+	}
+	opts := []client.ApplyOption{client.FieldOwner(req.FieldManager)}
+	if force {
+		opts = append(opts, client.ForceOwnership)
+	}
+	if err := a.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(desired), opts...); err != nil {
+		return Result{Err: explain(err, req)}
+	}
+	res.UID = desired.GetUID()
+	res.Written = true
+	return res
+}
+
+// explain turns apply errors into messages that say what to do.
+func explain(err error, req Request) error {
+	switch {
+	case apierrors.IsConflict(err):
+		return fmt.Errorf("%s: %v; set spec.settings.force to take the fields over", req.Object.Ref(), err)
+	case apierrors.IsNotFound(err) && req.Object.GetNamespace() != "":
+		return fmt.Errorf("%s: target namespace %q does not exist and is not rendered: %v", req.Object.Ref(), req.Object.GetNamespace(), err)
+	case apierrors.IsForbidden(err):
+		return fmt.Errorf("%s: %v", req.Object.Ref(), err)
+	}
+	return fmt.Errorf("%s: %w", req.Object.Ref(), err)
+}
+
+// Delete removes an object tenantgen created. The UID precondition makes sure
+// a same-named object that replaced ours is never deleted.
+func (a *Applier) Delete(ctx context.Context, item v1alpha1.ProcessedItem) error {
+	u := itemObject(item)
+	uid := item.UID
+	err := a.Client.Delete(ctx, u, client.Preconditions{UID: &uid})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if apierrors.IsConflict(err) {
+		// UID mismatch: the object was replaced by someone else; leave it.
+		return nil
+	}
+	return err
+}
+
+// Release gives back an adopted object: an empty apply drops every field
+// tenantgen owns (its labels and annotations included) and leaves the rest.
+func (a *Applier) Release(ctx context.Context, item v1alpha1.ProcessedItem, fieldManager string) error {
+	u := itemObject(item)
+	err := a.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(fieldManager), client.ForceOwnership)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// Unmark removes tenantgen's labels and hash annotation and leaves the object
+// (pruningOnDelete: false).
+func (a *Applier) Unmark(ctx context.Context, item v1alpha1.ProcessedItem) error {
+	u := itemObject(item)
+	patch := map[string]any{"metadata": map[string]any{
+		"labels":      map[string]any{v1alpha1.LabelGlobalTenantResource: nil, v1alpha1.LabelTenant: nil},
+		"annotations": map[string]any{AnnotationHash: nil},
+	}}
+	b, err := json.Marshal(patch)
+	if err != nil {
+		return err
+	}
+	err = a.Client.Patch(ctx, u, client.RawPatch(types.MergePatchType, b))
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+func itemObject(item v1alpha1.ProcessedItem) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{}
+	u.SetAPIVersion(strings.TrimPrefix(item.Group+"/"+item.Version, "/"))
+	u.SetKind(item.Kind)
+	u.SetNamespace(item.Namespace)
+	u.SetName(item.Name)
+	return u
+}
+
+// Hash is a stable digest of an object (encoding/json sorts map keys).
+func Hash(u *unstructured.Unstructured) (string, error) {
+	b, err := json.Marshal(u.Object)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:12]), nil
+}
+
+func managedBy(live *unstructured.Unstructured, manager string) bool {
+	for _, f := range live.GetManagedFields() {
+		if f.Manager == manager && f.Operation == metav1.ManagedFieldsOperationApply {
+			return true
+		}
+	}
+	return false
+}
+
+// onlyManager reports whether every write to the object's main resource came
+// from manager (status writes by the object's own controller do not count).
+func onlyManager(live *unstructured.Unstructured, manager string) bool {
+	for _, f := range live.GetManagedFields() {
+		if f.Manager != manager && f.Subresource == "" {
+			return false
+		}
+	}
+	return true
+}
+
+// Contains reports whether every field of want is present in have with the
+// same value: the live object satisfies the desired one. Lists must have the
+// same length and match element by element; fields the server added (defaults,
+// status, metadata) are ignored. A null in want matches an absent field.
+func Contains(have, want any) bool {
+	switch w := want.(type) {
+	case map[string]any:
+		h, ok := have.(map[string]any)
+		if !ok {
+			return false
+		}
+		for k, wv := range w {
+			hv, present := h[k]
+			if !present {
+				if wv == nil {
+					continue
+				}
+				return false
+			}
+			if !Contains(hv, wv) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		h, ok := have.([]any)
+		if !ok || len(h) != len(w) {
+			return false
+		}
+		for i := range w {
+			if !Contains(h[i], w[i]) {
+				return false
+			}
+		}
+		return true
+	case int64:
+		switch h := have.(type) {
+		case int64:
+			return h == w
+		case float64:
+			return h == float64(w)
+		}
+		return false
+	case float64:
+		switch h := have.(type) {
+		case float64:
+			return h == w
+		case int64:
+			return float64(h) == w
+		}
+		return false
+	case nil:
+		return have == nil
+	default:
+		return have == want
+	}
+}
+
+// IsConflict reports whether err is a field-manager conflict.
+func IsConflict(err error) bool {
+	var s apierrors.APIStatus
+	return errors.As(err, &s) && apierrors.IsConflict(err)
+}

@@ -1,0 +1,55 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/tools/clientcmd"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/projectcapsule/tenantgen/pkg/controller"
+)
+
+func newControllerCommand() *cobra.Command {
+	var (
+		kubeconfig string
+		opts       controller.ManagerOptions
+		devLogs    bool
+	)
+	cmd := &cobra.Command{
+		Use:   "controller",
+		Short: "Run the controller that reconciles GlobalTenantResources",
+		Long: `Run the tenantgen controller: for every GlobalTenantResource and every tenant it
+selects, render, server-side-apply and prune, re-rendering when tenants, namespaces,
+context objects or generated objects change, and at the jittered resync period.`,
+		Example: `  # Against the current kubeconfig context, one replica
+  tenantgen controller --leader-elect=false
+
+  # In a cluster (the Helm chart does this)
+  tenantgen controller --leader-elect --metrics-bind-address=:8080 --health-probe-bind-address=:8081`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctrl.SetLogger(zap.New(zap.UseDevMode(devLogs)))
+			rules := clientcmd.NewDefaultClientConfigLoadingRules()
+			rules.ExplicitPath = kubeconfig
+			cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+			if err != nil {
+				return err
+			}
+			ctx := ctrl.SetupSignalHandler()
+			mgr, _, err := controller.NewManager(ctx, cfg, opts)
+			if err != nil {
+				return err
+			}
+			return mgr.Start(ctx)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster config, then $KUBECONFIG, then ~/.kube/config)")
+	f.StringVar(&opts.MetricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint (0 disables)")
+	f.StringVar(&opts.ProbeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz (0 disables)")
+	f.BoolVar(&opts.LeaderElection, "leader-elect", true, "elect one active replica through a Lease")
+	f.StringVar(&opts.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the Lease (default: the pod's namespace)")
+	f.IntVar(&opts.Workers, "workers", 4, "GlobalTenantResource × tenant pairs reconciled concurrently")
+	f.BoolVar(&devLogs, "dev-logs", false, "human-readable logs instead of JSON")
+	return cmd
+}

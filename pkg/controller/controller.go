@@ -1,0 +1,354 @@
+// Package controller reconciles GlobalTenantResources in a cluster with the
+// semantics of product.md §3, calling the render core unchanged.
+//
+// Two controllers share one in-memory store:
+//   - the GlobalTenantResource controller (one request per GTR) compiles the
+//     spec, selects tenants, queues the pairs that need work, runs the
+//     finalizer and writes status — coalescing many pair results into one write;
+//   - the pair controller (one request per GTR × tenant) renders one tenant,
+//     applies its objects, prunes what it no longer renders and records the
+//     outcome. Every trigger (tenants, namespaces, context objects, generated
+//     objects) maps to the few pairs it concerns.
+package controller
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	"github.com/projectcapsule/tenantgen/pkg/api/v1alpha1"
+	"github.com/projectcapsule/tenantgen/pkg/tenant"
+)
+
+// AnnotationRequestedAt on a GlobalTenantResource asks for an immediate
+// reconcile of all its tenants when its value changes.
+const AnnotationRequestedAt = "reconcile." + v1alpha1.Group + "/requestedAt"
+
+// Finalizer guards GlobalTenantResources until their objects are pruned or released.
+const Finalizer = v1alpha1.Group + "/finalizer"
+
+// Options tune the controller.
+type Options struct {
+	// Workers is the number of pairs reconciled concurrently.
+	Workers int
+	// DependencyRetry is how soon a pair waiting on dependsOn is retried.
+	DependencyRetry time.Duration
+}
+
+// Controller is the tenantgen controller.
+type Controller struct {
+	opts      Options
+	client    client.Client // cached reads of the manager, writes as the controller
+	api       client.Reader // uncached reads
+	cache     cache.Cache
+	generated cache.Cache // only objects carrying our GTR label: drift watches and live reads
+	mapper    meta.RESTMapper
+	config    *rest.Config
+	events    record.EventRecorder
+	store     *store
+	pairs     controller.TypedController[Pair]
+	gtrs      controller.Controller
+
+	mu            sync.Mutex
+	pairQueue     workqueue.TypedRateLimitingInterface[Pair]
+	gtrQueue      workqueue.TypedRateLimitingInterface[reconcile.Request]
+	pending       []Pair
+	watchedCtx    map[schema.GroupVersionKind]bool
+	watchedGen    map[schema.GroupVersionKind]bool
+	impersonating map[string]client.Client
+}
+
+// Setup adds the controller to a manager.
+func Setup(ctx context.Context, mgr manager.Manager, opts Options) (*Controller, error) {
+	if opts.Workers <= 0 {
+		opts.Workers = 4
+	}
+	if opts.DependencyRetry <= 0 {
+		opts.DependencyRetry = 5 * time.Second
+	}
+	hasGTRLabel, err := labels.NewRequirement(v1alpha1.LabelGlobalTenantResource, selection.Exists, nil)
+	if err != nil {
+		return nil, err
+	}
+	generated, err := cache.New(mgr.GetConfig(), cache.Options{
+		Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(),
+		DefaultLabelSelector: labels.NewSelector().Add(*hasGTRLabel),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := mgr.Add(generated); err != nil {
+		return nil, err
+	}
+	c := &Controller{
+		opts: opts, client: mgr.GetClient(), api: mgr.GetAPIReader(), cache: mgr.GetCache(), generated: generated,
+		mapper: mgr.GetRESTMapper(), config: mgr.GetConfig(), events: mgr.GetEventRecorderFor("tenantgen"),
+		store: newStore(), watchedCtx: map[schema.GroupVersionKind]bool{}, watchedGen: map[schema.GroupVersionKind]bool{},
+		impersonating: map[string]client.Client{},
+	}
+	tenantObj := &unstructured.Unstructured{}
+	tenantObj.SetGroupVersionKind(tenant.GVK)
+	if err := mgr.GetFieldIndexer().IndexField(ctx, tenantObj, indexTenantNamespaces, func(o client.Object) []string {
+		return tenant.StatusNamespaces(o.(*unstructured.Unstructured))
+	}); err != nil {
+		return nil, fmt.Errorf("indexing tenants: %w", err)
+	}
+
+	c.gtrs, err = controller.New("globaltenantresource", mgr, controller.Options{Reconciler: reconcile.Func(c.reconcileGTR)})
+	if err != nil {
+		return nil, err
+	}
+	c.pairs, err = controller.NewTyped[Pair]("tenantpair", mgr, controller.TypedOptions[Pair]{
+		Reconciler: reconcile.TypedFunc[Pair](c.reconcilePair), MaxConcurrentReconciles: opts.Workers,
+	})
+	if err != nil {
+		return nil, err
+	}
+	gtrObj := &v1alpha1.GlobalTenantResource{}
+	nsObj := &unstructured.Unstructured{}
+	nsObj.SetGroupVersionKind(tenant.NamespaceGVK)
+	for _, w := range []error{
+		c.gtrs.Watch(source.Kind[client.Object](c.cache, gtrObj, &handler.EnqueueRequestForObject{})),
+		c.gtrs.Watch(source.Kind[client.Object](c.cache, tenantObj, handler.EnqueueRequestsFromMapFunc(c.allGTRs))),
+		c.gtrs.Watch(source.TypedFunc[reconcile.Request](func(_ context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request]) error {
+			c.mu.Lock()
+			c.gtrQueue = q
+			c.mu.Unlock()
+			return nil
+		})),
+		c.pairs.Watch(source.TypedKind[client.Object, Pair](c.cache, tenantObj, handler.TypedEnqueueRequestsFromMapFunc(c.tenantPairs))),
+		c.pairs.Watch(source.TypedKind[client.Object, Pair](c.cache, nsObj, handler.TypedEnqueueRequestsFromMapFunc(c.namespacePairs))),
+		c.pairs.Watch(source.TypedFunc[Pair](func(_ context.Context, q workqueue.TypedRateLimitingInterface[Pair]) error {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			c.pairQueue = q
+			for _, p := range c.pending {
+				q.Add(p)
+			}
+			c.pending = nil
+			return nil
+		})),
+	} {
+		if w != nil {
+			return nil, w
+		}
+	}
+	return c, nil
+}
+
+// enqueue queues a pair now.
+func (c *Controller) enqueue(p Pair) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.pairQueue == nil {
+		c.pending = append(c.pending, p)
+		return
+	}
+	c.pairQueue.Add(p)
+}
+
+// flush asks for a status write of a GlobalTenantResource; the queue merges
+// the requests of many pairs into one write.
+func (c *Controller) flush(gtr string) {
+	c.mu.Lock()
+	q := c.gtrQueue
+	c.mu.Unlock()
+	if q != nil {
+		q.AddAfter(reconcile.Request{NamespacedName: client.ObjectKey{Name: gtr}}, 200*time.Millisecond)
+	}
+}
+
+// listGTRs returns every GlobalTenantResource from the cache.
+func (c *Controller) listGTRs(ctx context.Context) []v1alpha1.GlobalTenantResource {
+	var list v1alpha1.GlobalTenantResourceList
+	if err := c.client.List(ctx, &list); err != nil {
+		return nil
+	}
+	return list.Items
+}
+
+func (c *Controller) allGTRs(ctx context.Context, _ client.Object) []reconcile.Request {
+	var out []reconcile.Request
+	for _, g := range c.listGTRs(ctx) {
+		out = append(out, reconcile.Request{NamespacedName: client.ObjectKey{Name: g.Name}})
+	}
+	return out
+}
+
+// pairsOf maps a tenant to the pair of every GlobalTenantResource.
+func (c *Controller) pairsOf(ctx context.Context, tenantName string) []Pair {
+	var out []Pair
+	for _, g := range c.listGTRs(ctx) {
+		if g.Spec.ScopeOrDefault() == v1alpha1.ScopeNone {
+			out = append(out, Pair{GTR: g.Name})
+		} else {
+			out = append(out, Pair{GTR: g.Name, Tenant: tenantName})
+		}
+	}
+	return out
+}
+
+func (c *Controller) tenantPairs(ctx context.Context, o client.Object) []Pair {
+	return c.pairsOf(ctx, o.GetName())
+}
+
+// namespacePairs: a tenant namespace changed (labels drive namespaceSelector
+// and ownership), or a namespace appeared that failing pairs may have waited for.
+func (c *Controller) namespacePairs(ctx context.Context, o client.Object) []Pair {
+	out := c.store.failing()
+	if t := o.GetLabels()[tenant.LabelTenant]; t != "" {
+		out = append(out, c.pairsOf(ctx, t)...)
+	}
+	return out
+}
+
+// contextPairs maps a change of a context object to the pairs that read it.
+// A namespaced object concerns the tenant owning its namespace, for every
+// GTR whose references may see it there; references that can see any
+// namespace (explicit namespace, cluster-scoped kind, scope None) concern
+// every selected tenant of that GTR.
+func (c *Controller) contextPairs(ctx context.Context, o client.Object) []Pair {
+	gvk := o.GetObjectKind().GroupVersionKind()
+	owner := ""
+	if ns := o.GetNamespace(); ns != "" {
+		owner = namespaceOwner(ctx, c.cache, ns)
+	}
+	var out []Pair
+	gtrs := c.listGTRs(ctx)
+	for i := range gtrs {
+		g := &gtrs[i]
+		_, prog, err := c.store.state(g)
+		if err != nil {
+			continue
+		}
+		for _, ref := range prog.References() {
+			if schema.FromAPIVersionAndKind(ref.APIVersion, ref.Kind).GroupKind() != gvk.GroupKind() {
+				continue
+			}
+			switch {
+			case prog.Scope() == v1alpha1.ScopeNone:
+				out = append(out, Pair{GTR: g.Name})
+			case ref.Namespace == "" && o.GetNamespace() != "":
+				if owner != "" {
+					out = append(out, Pair{GTR: g.Name, Tenant: owner})
+				}
+			default:
+				for _, t := range g.Status.SelectedTenants {
+					out = append(out, Pair{GTR: g.Name, Tenant: t})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// generatedPairs maps a change of a generated object (drift) to its pair.
+func generatedPairs(_ context.Context, o client.Object) []Pair {
+	l := o.GetLabels()
+	if g := l[v1alpha1.LabelGlobalTenantResource]; g != "" {
+		return []Pair{{GTR: g, Tenant: l[v1alpha1.LabelTenant]}}
+	}
+	return nil
+}
+
+// watchContext starts watching the kinds a program reads, once per kind.
+func (c *Controller) watchContext(gvks []schema.GroupVersionKind) {
+	for _, gvk := range gvks {
+		c.mu.Lock()
+		done := c.watchedCtx[gvk]
+		c.watchedCtx[gvk] = true
+		c.mu.Unlock()
+		if done {
+			continue
+		}
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(gvk)
+		if err := c.pairs.Watch(source.TypedKind[client.Object, Pair](c.cache, u, handler.TypedEnqueueRequestsFromMapFunc(c.contextPairs))); err != nil {
+			c.mu.Lock()
+			delete(c.watchedCtx, gvk)
+			c.mu.Unlock()
+		}
+	}
+}
+
+// watchGenerated starts a drift watch on a generated kind, once per kind.
+func (c *Controller) watchGenerated(gvk schema.GroupVersionKind) {
+	c.mu.Lock()
+	done := c.watchedGen[gvk]
+	c.watchedGen[gvk] = true
+	c.mu.Unlock()
+	if done {
+		return
+	}
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(gvk)
+	if err := c.pairs.Watch(source.TypedKind[client.Object, Pair](c.generated, u, handler.TypedEnqueueRequestsFromMapFunc(generatedPairs))); err != nil {
+		c.mu.Lock()
+		delete(c.watchedGen, gvk)
+		c.mu.Unlock()
+	}
+}
+
+// liveObject reads the current state of an object: from the cache of
+// generated objects when it carries our label, else from the API (objects
+// that exist without our label are candidates for adoption).
+func (c *Controller) liveObject(ctx context.Context, probe *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	key := client.ObjectKeyFromObject(probe)
+	u := probe.DeepCopy()
+	err := c.generated.Get(ctx, key, u)
+	if err == nil {
+		return u, nil
+	}
+	if !apierrors.IsNotFound(err) && !meta.IsNoMatchError(err) {
+		return nil, err
+	}
+	u = probe.DeepCopy()
+	if err := c.api.Get(ctx, key, u); err != nil {
+		if apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	return u, nil
+}
+
+// identity returns the reader for context, the writer and the identity name
+// for a GlobalTenantResource: the controller itself, or its serviceAccount.
+func (c *Controller) identity(gtr *v1alpha1.GlobalTenantResource) (client.Reader, client.Client, string, error) {
+	sa := gtr.Spec.ServiceAccount
+	if sa == nil {
+		return c.client, c.client, "", nil
+	}
+	user := "system:serviceaccount:" + sa.Namespace + ":" + sa.Name
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cl, ok := c.impersonating[user]; ok {
+		return cl, cl, user, nil
+	}
+	cfg := rest.CopyConfig(c.config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: user}
+	cl, err := client.New(cfg, client.Options{Scheme: c.client.Scheme(), Mapper: c.mapper})
+	if err != nil {
+		return nil, nil, user, err
+	}
+	c.impersonating[user] = cl
+	return cl, cl, user, nil
+}

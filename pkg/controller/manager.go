@@ -1,0 +1,69 @@
+package controller
+
+import (
+	"context"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/projectcapsule/tenantgen/pkg/api/v1alpha1"
+)
+
+// ManagerOptions configure the process around the controller.
+type ManagerOptions struct {
+	Options
+	// MetricsAddr serves Prometheus metrics ("0" disables).
+	MetricsAddr string
+	// ProbeAddr serves /healthz and /readyz ("0" disables).
+	ProbeAddr string
+	// LeaderElection lets several replicas run with one active.
+	LeaderElection          bool
+	LeaderElectionNamespace string
+}
+
+// Scheme is the scheme of the controller's typed objects.
+func Scheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(s); err != nil {
+		panic(err)
+	}
+	if err := v1alpha1.AddToScheme(s); err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// NewManager builds a controller-runtime manager running the tenantgen controller.
+func NewManager(ctx context.Context, cfg *rest.Config, o ManagerOptions) (manager.Manager, *Controller, error) {
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                  Scheme(),
+		Metrics:                 metricsserver.Options{BindAddress: o.MetricsAddr},
+		HealthProbeBindAddress:  o.ProbeAddr,
+		LeaderElection:          o.LeaderElection,
+		LeaderElectionID:        "tenantgen." + v1alpha1.Group,
+		LeaderElectionNamespace: o.LeaderElectionNamespace,
+		// Leases are released on shutdown so a rolling update hands over at once.
+		LeaderElectionReleaseOnCancel: true,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if o.ProbeAddr != "0" && o.ProbeAddr != "" {
+		if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+			return nil, nil, err
+		}
+		if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+			return nil, nil, err
+		}
+	}
+	c, err := Setup(ctx, mgr, o.Options)
+	if err != nil {
+		return nil, nil, err
+	}
+	return mgr, c, nil
+}

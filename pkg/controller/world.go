@@ -1,0 +1,108 @@
+package controller
+
+import (
+	"context"
+	"errors"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/projectcapsule/tenantgen/pkg/render"
+	"github.com/projectcapsule/tenantgen/pkg/tenant"
+)
+
+// indexTenantNamespaces indexes Tenants by the names in status.namespaces.
+const indexTenantNamespaces = "tenantgen.status.namespaces"
+
+// world is render.World over the cluster: context is read through reader
+// (the informer cache, or an impersonating client), scopes come from the
+// RESTMapper and namespace ownership from the cache.
+type world struct {
+	ctx    context.Context
+	reader client.Reader
+	mapper meta.RESTMapper
+	cache  client.Reader
+}
+
+var _ render.World = (*world)(nil)
+
+func (w *world) List(gvk schema.GroupVersionKind, namespace string, sel labels.Selector) ([]*unstructured.Unstructured, error) {
+	list := &unstructured.UnstructuredList{}
+	list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+	opts := []client.ListOption{client.MatchingLabelsSelector{Selector: sel}}
+	if namespace != "" {
+		opts = append(opts, client.InNamespace(namespace))
+	}
+	if err := w.reader.List(w.ctx, list, opts...); err != nil {
+		return nil, err
+	}
+	out := make([]*unstructured.Unstructured, len(list.Items))
+	for i := range list.Items {
+		out[i] = &list.Items[i]
+	}
+	return out, nil
+}
+
+func (w *world) Namespaced(gvk schema.GroupVersionKind) (bool, error) {
+	m, err := w.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if meta.IsNoMatchError(err) {
+		return false, render.ErrUnknownKind
+	}
+	if err != nil {
+		return false, err
+	}
+	return m.Scope.Name() == meta.RESTScopeNameNamespace, nil
+}
+
+func (w *world) NamespaceOwner(namespace string) string {
+	return namespaceOwner(w.ctx, w.cache, namespace)
+}
+
+// namespaceOwner follows Capsule: the namespace's capsule.clastix.io/tenant
+// label, else the tenant whose status.namespaces lists it.
+func namespaceOwner(ctx context.Context, c client.Reader, namespace string) string {
+	ns := &unstructured.Unstructured{}
+	ns.SetGroupVersionKind(tenant.NamespaceGVK)
+	if err := c.Get(ctx, client.ObjectKey{Name: namespace}, ns); err == nil {
+		if t := tenant.OwnerLabel(ns); t != "" {
+			return t
+		}
+	}
+	list := &unstructured.UnstructuredList{}
+	list.SetGroupVersionKind(tenant.GVK.GroupVersion().WithKind("TenantList"))
+	if err := c.List(ctx, list, client.MatchingFields{indexTenantNamespaces: namespace}); err == nil && len(list.Items) > 0 {
+		return list.Items[0].GetName()
+	}
+	return ""
+}
+
+// tenantView builds the render's view of a tenant from the cache: the Tenant,
+// its labelled namespaces and the names its status lists, minus names another
+// tenant's label claims.
+func tenantView(ctx context.Context, c client.Reader, name string) (*tenant.Tenant, error) {
+	obj := &unstructured.Unstructured{}
+	obj.SetGroupVersionKind(tenant.GVK)
+	if err := c.Get(ctx, client.ObjectKey{Name: name}, obj); err != nil {
+		return nil, err
+	}
+	list := &unstructured.UnstructuredList{}
+	list.SetGroupVersionKind(tenant.NamespaceGVK.GroupVersion().WithKind("NamespaceList"))
+	if err := c.List(ctx, list, client.MatchingLabels{tenant.LabelTenant: name}); err != nil {
+		return nil, err
+	}
+	nss := make([]*unstructured.Unstructured, len(list.Items))
+	for i := range list.Items {
+		nss[i] = &list.Items[i]
+	}
+	t := tenant.New(obj, nss)
+	t.Retain(func(ns string) bool {
+		owner := namespaceOwner(ctx, c, ns)
+		return owner == "" || owner == name
+	})
+	return t, nil
+}
+
+var errNotSelected = errors.New("tenant not selected")
