@@ -47,10 +47,25 @@ $(CONTROLLER_GEN):
 
 ##@ Test
 
+# Prints the directory of the control-plane binaries, building them on first use.
+ASSETS = $$(TENANTGEN_CACHE=$(CACHE_DIR) bash $(ENVTEST_ASSETS_SCRIPT) | tail -n1)
+
 .PHONY: test
-test: verify-generated ## Run every test (unit, golden, envtest).
+test: verify-generated build ## Run every test: unit, golden, envtest suites and the demo smoke test.
 	go vet ./...
-	go test ./... 
+	KUBEBUILDER_ASSETS="$(ASSETS)" && export KUBEBUILDER_ASSETS && \
+	  go test -timeout 30m ./... && \
+	  echo "==> demo smoke test (TENANTGEN_DEMO_EXIT=1 make demo)" && \
+	  TENANTGEN_DEMO_EXIT=1 go run ./test/demo -tenantgen $(TENANTGEN) >/tmp/tenantgen-demo-smoke.log && \
+	  grep -c '^kind: Gateway$$' /tmp/tenantgen-demo-smoke.log | xargs -I{} echo "demo smoke: {} Gateways generated"
+
+.PHONY: demo
+demo: build ## Start a local control plane with the samples, run the controller, print what it generated.
+	KUBEBUILDER_ASSETS="$(ASSETS)" go run ./test/demo -tenantgen $(TENANTGEN)
+
+.PHONY: bench
+bench: ## Run the render benchmarks and print the numbers.
+	bash hack/bench.sh
 
 ##@ Test control plane
 
