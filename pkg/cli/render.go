@@ -1,16 +1,11 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
 
 	"github.com/spf13/cobra"
-	"sigs.k8s.io/yaml"
 
-	"github.com/projectcapsule/tenantgen/pkg/api/v1alpha1"
 	"github.com/projectcapsule/tenantgen/pkg/manifest"
-	"github.com/projectcapsule/tenantgen/pkg/render"
 	"github.com/projectcapsule/tenantgen/pkg/snapshot"
 )
 
@@ -69,7 +64,11 @@ code is then 1, and the tenants that did render are still printed.`,
 			for _, w := range res.Warnings {
 				fmt.Fprintln(stderr, "warning:", w)
 			}
-			if err := write(cmd.OutOrStdout(), output, res.Objects); err != nil {
+			out, err := snapshot.Format(output, res.Objects)
+			if err != nil {
+				return err
+			}
+			if _, err := cmd.OutOrStdout().Write(out); err != nil {
 				return err
 			}
 			for _, e := range res.Errors {
@@ -85,36 +84,4 @@ code is then 1, and the tenants that did render are still printed.`,
 	cmd.Flags().StringVar(&only, "tenant", "", "render only this tenant (scope None resources are skipped)")
 	cmd.Flags().StringVarP(&output, "output", "o", "yaml", "output format: yaml or json")
 	return cmd
-}
-
-// write prints objects as a YAML stream with a comment naming where each came
-// from, or as a JSON v1 List; kubectl accepts both.
-func write(w io.Writer, format string, objs []render.Object) error {
-	if format == "json" {
-		items := make([]any, len(objs))
-		for i, o := range objs {
-			items[i] = o.Object
-		}
-		b, err := json.MarshalIndent(map[string]any{"apiVersion": "v1", "kind": "List", "items": items}, "", "  ")
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(w, "%s\n", b)
-		return err
-	}
-	for _, o := range objs {
-		b, err := yaml.Marshal(o.Object)
-		if err != nil {
-			return err
-		}
-		tenant := o.Tenant
-		if tenant == "" {
-			tenant = "(scope None)"
-		}
-		if _, err := fmt.Fprintf(w, "---\n# Source: %s, tenant %s, %s\n%s",
-			o.GetLabels()[v1alpha1.LabelGlobalTenantResource], tenant, o.Origin, b); err != nil {
-			return err
-		}
-	}
-	return nil
 }

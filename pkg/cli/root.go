@@ -49,7 +49,7 @@ longer renders. The same render core runs offline in 'tenantgen render'.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRenderCommand(), newControllerCommand(), newVersionCommand())
+	root.AddCommand(newRenderCommand(), newTestCommand(), newControllerCommand(), newVersionCommand())
 	return root
 }
 

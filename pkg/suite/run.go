@@ -1,0 +1,153 @@
+package suite
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/pmezard/go-difflib/difflib"
+
+	"github.com/projectcapsule/tenantgen/pkg/render"
+	"github.com/projectcapsule/tenantgen/pkg/snapshot"
+)
+
+// Options tune a run.
+type Options struct {
+	// Update rewrites golden files with the rendered output instead of comparing.
+	Update bool
+	// Verbose prints passing cases too.
+	Verbose bool
+}
+
+// Summary counts the cases of a run.
+type Summary struct {
+	Passed, Failed int
+}
+
+// Run runs every test file under paths and reports to w.
+func Run(paths []string, opts Options, w io.Writer) (Summary, error) {
+	var sum Summary
+	files, err := Find(paths)
+	if err != nil {
+		return sum, err
+	}
+	if len(files) == 0 {
+		return sum, fmt.Errorf("no %s files under %s", FileSuffix, strings.Join(paths, ", "))
+	}
+	for _, path := range files {
+		f, err := Load(path)
+		if err != nil {
+			sum.Failed++
+			fmt.Fprintf(w, "FAIL %s\n%s\n", path, indent(err.Error()))
+			continue
+		}
+		for i := range f.Cases {
+			c := &f.Cases[i]
+			problem := f.run(c, opts)
+			if problem == "" {
+				sum.Passed++
+				if opts.Verbose {
+					fmt.Fprintf(w, "ok   %s: %s\n", path, c.Name)
+				}
+				continue
+			}
+			sum.Failed++
+			fmt.Fprintf(w, "FAIL %s: %s\n%s\n", path, c.Name, indent(problem))
+		}
+	}
+	fmt.Fprintf(w, "%d passed, %d failed\n", sum.Passed, sum.Failed)
+	return sum, nil
+}
+
+// run runs one case and returns what is wrong, "" when it passes.
+func (f *File) run(c *Case, opts Options) string {
+	objs, errs := f.render(c)
+	if c.Error != "" {
+		if len(errs) == 0 {
+			return fmt.Sprintf("expected an error containing %q, but the render succeeded (%d objects)", c.Error, len(objs))
+		}
+		for _, e := range errs {
+			if strings.Contains(e.Error(), c.Error) {
+				return ""
+			}
+		}
+		return fmt.Sprintf("expected an error containing %q, got:\n%s", c.Error, joinErrors(errs))
+	}
+	if len(errs) > 0 {
+		return "render failed:\n" + joinErrors(errs)
+	}
+	var problems []string
+	if c.Golden != "" {
+		if p := f.golden(c, objs, opts.Update); p != "" {
+			problems = append(problems, p)
+		}
+	}
+	for _, a := range c.Assert {
+		if p := a.check(objs); p != "" {
+			problems = append(problems, p)
+		}
+	}
+	return strings.Join(problems, "\n")
+}
+
+func (f *File) render(c *Case) ([]render.Object, []error) {
+	items, err := f.items(c)
+	if err != nil {
+		return nil, []error{err}
+	}
+	snap, err := snapshot.New(items)
+	if err != nil {
+		return nil, []error{err}
+	}
+	if len(snap.GTRs) == 0 {
+		return nil, []error{fmt.Errorf("no GlobalTenantResource among the inputs")}
+	}
+	res, err := snap.Render(c.Tenant)
+	if err != nil {
+		return nil, []error{err}
+	}
+	return res.Objects, res.Errors
+}
+
+// golden compares (or with update, rewrites) the case's golden file.
+func (f *File) golden(c *Case, objs []render.Object, update bool) string {
+	got, err := snapshot.Format("yaml", objs)
+	if err != nil {
+		return err.Error()
+	}
+	path := f.goldenPath(c)
+	if update {
+		if err := writeGolden(path, got); err != nil {
+			return err.Error()
+		}
+		return ""
+	}
+	want, err := readGolden(path)
+	if err != nil {
+		return err.Error()
+	}
+	if want == nil {
+		return fmt.Sprintf("golden file %s does not exist: run `tenantgen test --update` to create it", path)
+	}
+	if bytes.Equal(got, want) {
+		return ""
+	}
+	diff, _ := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
+		A: difflib.SplitLines(string(want)), B: difflib.SplitLines(string(got)),
+		FromFile: path + " (golden)", ToFile: "rendered", Context: 3,
+	})
+	return "output differs from the golden file (run `tenantgen test --update` to accept it):\n" + diff
+}
+
+func joinErrors(errs []error) string {
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, "\n")
+}
+
+func indent(s string) string {
+	return "     " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n     ")
+}
