@@ -10,7 +10,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -139,8 +138,6 @@ func explain(err error, req Request) error {
 		return fmt.Errorf("%s: %v; set spec.settings.force to take the fields over", req.Object.Ref(), err)
 	case apierrors.IsNotFound(err) && req.Object.GetNamespace() != "":
 		return fmt.Errorf("%s: target namespace %q does not exist and is not rendered: %v", req.Object.Ref(), req.Object.GetNamespace(), err)
-	case apierrors.IsForbidden(err):
-		return fmt.Errorf("%s: %v", req.Object.Ref(), err)
 	}
 	return fmt.Errorf("%s: %w", req.Object.Ref(), err)
 }
@@ -286,10 +283,4 @@ func Contains(have, want any) bool {
 	default:
 		return have == want
 	}
-}
-
-// IsConflict reports whether err is a field-manager conflict.
-func IsConflict(err error) bool {
-	var s apierrors.APIStatus
-	return errors.As(err, &s) && apierrors.IsConflict(err)
 }

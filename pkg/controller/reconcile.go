@@ -153,7 +153,7 @@ func (c *Controller) writeStatus(ctx context.Context, gtr *v1alpha1.GlobalTenant
 	gtr.Status = *status
 	if err := c.client.Status().Update(ctx, gtr); err != nil {
 		if apierrors.IsConflict(err) {
-			return reconcile.Result{Requeue: true}, nil
+			return reconcile.Result{RequeueAfter: 100 * time.Millisecond}, nil
 		}
 		return reconcile.Result{}, err
 	}
@@ -331,8 +331,13 @@ func (c *Controller) reconcilePair(ctx context.Context, p Pair) (res reconcile.R
 
 	var out *render.Output
 	if prog.Scope() == v1alpha1.ScopeNone {
+		// Select here, not from status: status is written after the pairs run.
+		selected, err := c.selectTenants(ctx, prog)
+		if err != nil {
+			return reconcile.Result{}, err
+		}
 		var tenants []*tenant.Tenant
-		for _, name := range gtr.Status.SelectedTenants {
+		for _, name := range selected {
 			if t, err := tenantView(ctx, c.cache, name); err == nil {
 				tenants = append(tenants, t)
 			}

@@ -2,7 +2,6 @@ package controller
 
 import (
 	"context"
-	"errors"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -104,5 +103,3 @@ func tenantView(ctx context.Context, c client.Reader, name string) (*tenant.Tena
 	})
 	return t, nil
 }
-
-var errNotSelected = errors.New("tenant not selected")
