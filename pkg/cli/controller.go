@@ -50,6 +50,8 @@ context objects or generated objects change, and at the jittered resync period.`
 	f.BoolVar(&opts.LeaderElection, "leader-elect", true, "elect one active replica through a Lease")
 	f.StringVar(&opts.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the Lease (default: the pod's namespace)")
 	f.IntVar(&opts.Workers, "workers", 4, "GlobalTenantResource × tenant pairs reconciled concurrently")
+	f.Float32Var(&opts.QPS, "kube-api-qps", 100, "requests per second to the apiserver")
+	f.IntVar(&opts.Burst, "kube-api-burst", 200, "burst of requests to the apiserver")
 	f.BoolVar(&devLogs, "dev-logs", false, "human-readable logs instead of JSON")
 	return cmd
 }

@@ -29,8 +29,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
@@ -111,6 +113,17 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) (*Controller,
 	}); err != nil {
 		return nil, fmt.Errorf("indexing tenants: %w", err)
 	}
+	nsObj := &unstructured.Unstructured{}
+	nsObj.SetGroupVersionKind(tenant.NamespaceGVK)
+	// A label selector would scan every namespace for every render.
+	if err := mgr.GetFieldIndexer().IndexField(ctx, nsObj, indexNamespaceTenant, func(o client.Object) []string {
+		if t := o.GetLabels()[tenant.LabelTenant]; t != "" {
+			return []string{t}
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("indexing namespaces: %w", err)
+	}
 
 	c.gtrs, err = controller.New("globaltenantresource", mgr, controller.Options{Reconciler: reconcile.Func(c.reconcileGTR)})
 	if err != nil {
@@ -123,8 +136,6 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) (*Controller,
 		return nil, err
 	}
 	gtrObj := &v1alpha1.GlobalTenantResource{}
-	nsObj := &unstructured.Unstructured{}
-	nsObj.SetGroupVersionKind(tenant.NamespaceGVK)
 	for _, w := range []error{
 		c.gtrs.Watch(source.Kind[client.Object](c.cache, gtrObj, &handler.EnqueueRequestForObject{})),
 		c.gtrs.Watch(source.Kind[client.Object](c.cache, tenantObj, handler.EnqueueRequestsFromMapFunc(c.allGTRs))),
@@ -135,6 +146,10 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) (*Controller,
 			return nil
 		})),
 		c.pairs.Watch(source.TypedKind[client.Object, Pair](c.cache, tenantObj, handler.TypedEnqueueRequestsFromMapFunc(c.tenantPairs))),
+		// A GlobalTenantResource becoming Ready (or not, or going away) is what its
+		// dependents wait for: without this they would notice only on their next
+		// DependencyRetry poll.
+		c.pairs.Watch(source.TypedKind[client.Object, Pair](c.cache, gtrObj, handler.TypedEnqueueRequestsFromMapFunc(c.dependentPairs), readinessChanged)),
 		c.pairs.Watch(source.TypedKind[client.Object, Pair](c.cache, nsObj, handler.TypedEnqueueRequestsFromMapFunc(c.namespacePairs))),
 		c.pairs.Watch(source.TypedFunc[Pair](func(_ context.Context, q workqueue.TypedRateLimitingInterface[Pair]) error {
 			c.mu.Lock()
@@ -260,6 +275,40 @@ func (c *Controller) contextPairs(ctx context.Context, o client.Object) []Pair {
 	return out
 }
 
+// readinessChanged passes the GlobalTenantResource events that can end or start
+// a dependent's wait: creation, deletion and a change of isReady. Status writes
+// that leave readiness as it was do not wake the dependents.
+var readinessChanged = predicate.TypedFuncs[client.Object]{
+	UpdateFunc: func(e event.TypedUpdateEvent[client.Object]) bool {
+		o, ok1 := e.ObjectOld.(*v1alpha1.GlobalTenantResource)
+		n, ok2 := e.ObjectNew.(*v1alpha1.GlobalTenantResource)
+		return !ok1 || !ok2 || isReady(o) != isReady(n)
+	},
+	GenericFunc: func(event.TypedGenericEvent[client.Object]) bool { return false },
+}
+
+// dependentPairs maps a GlobalTenantResource to the pairs of every
+// GlobalTenantResource that depends on it.
+func (c *Controller) dependentPairs(ctx context.Context, o client.Object) []Pair {
+	var out []Pair
+	for _, g := range c.listGTRs(ctx) {
+		for _, d := range g.Spec.DependsOn {
+			if d.Name != o.GetName() {
+				continue
+			}
+			if g.Spec.ScopeOrDefault() == v1alpha1.ScopeNone {
+				out = append(out, Pair{GTR: g.Name})
+				break
+			}
+			for _, t := range g.Status.SelectedTenants {
+				out = append(out, Pair{GTR: g.Name, Tenant: t})
+			}
+			break
+		}
+	}
+	return out
+}
+
 // generatedPairs maps a change of a generated object (drift) to its pair.
 func generatedPairs(_ context.Context, o client.Object) []Pair {
 	l := o.GetLabels()
@@ -313,7 +362,7 @@ func (c *Controller) watchGenerated(gvk schema.GroupVersionKind) {
 func (c *Controller) liveObject(ctx context.Context, probe *unstructured.Unstructured) (*unstructured.Unstructured, error) {
 	key := client.ObjectKeyFromObject(probe)
 	u := probe.DeepCopy()
-	err := c.generated.Get(ctx, key, u)
+	err := c.generated.Get(ctx, key, u, client.UnsafeDisableDeepCopy) // only read
 	if err == nil {
 		return u, nil
 	}
@@ -335,7 +384,9 @@ func (c *Controller) liveObject(ctx context.Context, probe *unstructured.Unstruc
 func (c *Controller) identity(gtr *v1alpha1.GlobalTenantResource) (client.Reader, client.Client, string, error) {
 	sa := gtr.Spec.ServiceAccount
 	if sa == nil {
-		return c.client, c.client, "", nil
+		// The informer cache, not the manager's client: that client reads
+		// unstructured objects from the API, one rate-limited call per list.
+		return c.cache, c.client, "", nil
 	}
 	user := "system:serviceaccount:" + sa.Namespace + ":" + sa.Name
 	c.mu.Lock()

@@ -24,6 +24,10 @@ type ManagerOptions struct {
 	// LeaderElection lets several replicas run with one active.
 	LeaderElection          bool
 	LeaderElectionNamespace string
+	// QPS and Burst bound the controller's requests to the apiserver. client-go's
+	// default of 5 QPS would take minutes to converge a thousand tenants.
+	QPS   float32
+	Burst int
 }
 
 // Scheme is the scheme of the controller's typed objects.
@@ -40,6 +44,10 @@ func Scheme() *runtime.Scheme {
 
 // NewManager builds a controller-runtime manager running the tenantgen controller.
 func NewManager(ctx context.Context, cfg *rest.Config, o ManagerOptions) (manager.Manager, *Controller, error) {
+	cfg = rest.CopyConfig(cfg)
+	if o.QPS > 0 {
+		cfg.QPS, cfg.Burst = o.QPS, max(o.Burst, int(o.QPS))
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  Scheme(),
 		Metrics:                 metricsserver.Options{BindAddress: o.MetricsAddr},

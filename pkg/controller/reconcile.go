@@ -65,7 +65,7 @@ func (c *Controller) reconcileGTR(ctx context.Context, req reconcile.Request) (r
 func (c *Controller) selectTenants(ctx context.Context, prog *render.Program) ([]string, error) {
 	list := &unstructured.UnstructuredList{}
 	list.SetGroupVersionKind(tenant.GVK.GroupVersion().WithKind("TenantList"))
-	if err := c.client.List(ctx, list); err != nil {
+	if err := c.client.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, err
 	}
 	var out []string
@@ -286,12 +286,17 @@ func (c *Controller) waitingOn(ctx context.Context, gtr *v1alpha1.GlobalTenantRe
 		if err := c.client.Get(ctx, client.ObjectKey{Name: d.Name}, dep); err != nil {
 			return fmt.Sprintf("waiting for globaltenantresource %q: %v", d.Name, err)
 		}
-		cond := meta.FindStatusCondition(dep.Status.Conditions, v1alpha1.ConditionReady)
-		if cond == nil || cond.Status != metav1.ConditionTrue || dep.Status.ObservedGeneration != dep.Generation {
+		if !isReady(dep) {
 			return fmt.Sprintf("waiting for globaltenantresource %q to be Ready", d.Name)
 		}
 	}
 	return ""
+}
+
+// isReady reports whether a GlobalTenantResource is Ready for its current generation.
+func isReady(g *v1alpha1.GlobalTenantResource) bool {
+	cond := meta.FindStatusCondition(g.Status.Conditions, v1alpha1.ConditionReady)
+	return cond != nil && cond.Status == metav1.ConditionTrue && g.Status.ObservedGeneration == g.Generation
 }
 
 // reconcilePair renders one tenant, applies its objects and prunes what it no
@@ -301,8 +306,9 @@ func (c *Controller) reconcilePair(ctx context.Context, p Pair) (res reconcile.R
 	defer func() { reconcileSeconds.WithLabelValues(p.GTR).Observe(time.Since(start).Seconds()) }()
 	logger := log.FromContext(ctx).WithValues("globaltenantresource", p.GTR, "tenant", p.Tenant)
 
+	// Read-only here: status can hold thousands of items, not worth a copy per pair.
 	gtr := &v1alpha1.GlobalTenantResource{}
-	if err := c.client.Get(ctx, client.ObjectKey{Name: p.GTR}, gtr); err != nil {
+	if err := c.client.Get(ctx, client.ObjectKey{Name: p.GTR}, gtr, client.UnsafeDisableDeepCopy); err != nil {
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
 	// Without the finalizer a deletion could not prune what we create: wait

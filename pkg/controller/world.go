@@ -13,8 +13,12 @@ import (
 	"github.com/projectcapsule/tenantgen/pkg/tenant"
 )
 
-// indexTenantNamespaces indexes Tenants by the names in status.namespaces.
-const indexTenantNamespaces = "tenantgen.status.namespaces"
+// Cache indexes: Tenants by the names in status.namespaces, Namespaces by
+// their capsule.clastix.io/tenant label.
+const (
+	indexTenantNamespaces = "tenantgen.status.namespaces"
+	indexNamespaceTenant  = "tenantgen.tenant"
+)
 
 // world is render.World over the cluster: context is read through reader
 // (the informer cache, or an impersonating client), scopes come from the
@@ -31,7 +35,8 @@ var _ render.World = (*world)(nil)
 func (w *world) List(gvk schema.GroupVersionKind, namespace string, sel labels.Selector) ([]*unstructured.Unstructured, error) {
 	list := &unstructured.UnstructuredList{}
 	list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
-	opts := []client.ListOption{client.MatchingLabelsSelector{Selector: sel}}
+	// The render core deep-copies what templates see, so the cache need not.
+	opts := []client.ListOption{client.MatchingLabelsSelector{Selector: sel}, client.UnsafeDisableDeepCopy}
 	if namespace != "" {
 		opts = append(opts, client.InNamespace(namespace))
 	}
@@ -65,7 +70,7 @@ func (w *world) NamespaceOwner(namespace string) string {
 func namespaceOwner(ctx context.Context, c client.Reader, namespace string) string {
 	ns := &unstructured.Unstructured{}
 	ns.SetGroupVersionKind(tenant.NamespaceGVK)
-	if err := c.Get(ctx, client.ObjectKey{Name: namespace}, ns); err == nil {
+	if err := c.Get(ctx, client.ObjectKey{Name: namespace}, ns, client.UnsafeDisableDeepCopy); err == nil {
 		if t := tenant.OwnerLabel(ns); t != "" {
 			return t
 		}
@@ -84,12 +89,12 @@ func namespaceOwner(ctx context.Context, c client.Reader, namespace string) stri
 func tenantView(ctx context.Context, c client.Reader, name string) (*tenant.Tenant, error) {
 	obj := &unstructured.Unstructured{}
 	obj.SetGroupVersionKind(tenant.GVK)
-	if err := c.Get(ctx, client.ObjectKey{Name: name}, obj); err != nil {
+	if err := c.Get(ctx, client.ObjectKey{Name: name}, obj, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, err
 	}
 	list := &unstructured.UnstructuredList{}
 	list.SetGroupVersionKind(tenant.NamespaceGVK.GroupVersion().WithKind("NamespaceList"))
-	if err := c.List(ctx, list, client.MatchingLabels{tenant.LabelTenant: name}); err != nil {
+	if err := c.List(ctx, list, client.MatchingFields{indexNamespaceTenant: name}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, err
 	}
 	nss := make([]*unstructured.Unstructured, len(list.Items))
