@@ -12,6 +12,10 @@ TENANTGEN      := $(BIN)/tenantgen
 VERSION        ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS        := -X github.com/projectcapsule/tenantgen/pkg/version.Version=$(VERSION)
 CRD_DIR        := config/crd
+CHART_DIR      := charts/tenantgen
+# Generated or copied files that must match what is committed (make verify-generated).
+GENERATED      := pkg/api $(CRD_DIR) $(CHART_DIR)/crds $(CHART_DIR)/files
+IMG            ?= ghcr.io/projectcapsule/tenantgen:$(VERSION)
 
 export GOFLAGS := -buildvcs=false
 
@@ -32,12 +36,27 @@ generate: $(CONTROLLER_GEN) ## Generate deepcopy code for the API types.
 .PHONY: manifests
 manifests: $(CONTROLLER_GEN) ## Generate the CRD YAML from the API types.
 	$(CONTROLLER_GEN) crd paths=./pkg/api/... output:crd:artifacts:config=$(CRD_DIR)
+	@$(MAKE) --no-print-directory chart-files
+
+.PHONY: chart-files
+chart-files: ## Copy the CRDs, samples/ and catalog GlobalTenantResources into the Helm chart.
+	rm -rf $(CHART_DIR)/crds $(CHART_DIR)/files/samples $(CHART_DIR)/files/generators
+	mkdir -p $(CHART_DIR)/crds $(CHART_DIR)/files/samples
+	cp $(CRD_DIR)/*.yaml $(CHART_DIR)/crds/
+	@# samples/<name>.yaml are GlobalTenantResources; <name>.test.yaml and testdata/ are their tests.
+	for f in samples/*.yaml; do case "$$f" in *.test.yaml) ;; *) cp "$$f" $(CHART_DIR)/files/samples/ ;; esac; done
+	@# generators/<name>/globaltenantresource.yaml becomes files/generators/<name>.yaml and a variant
+	@# generators/<name>/globaltenantresource-<variant>.yaml becomes files/generators/<name>-<variant>.yaml.
+	@for f in generators/*/globaltenantresource*.yaml; do \
+	  [ -f "$$f" ] || continue; v="$$(basename "$$f" .yaml)"; \
+	  dst="$(CHART_DIR)/files/generators/$$(basename "$$(dirname "$$f")")$${v#globaltenantresource}.yaml"; \
+	  mkdir -p "$$(dirname "$$dst")"; echo "cp $$f $$dst"; cp "$$f" "$$dst"; done
 
 .PHONY: verify-generated
 verify-generated: generate manifests ## Fail when generated files differ from what is committed.
-	@if [ -n "$$(git status --porcelain -- pkg/api $(CRD_DIR))" ]; then \
+	@if [ -n "$$(git status --porcelain -- $(GENERATED))" ]; then \
 	  echo "generated files are stale; run 'make generate manifests' and commit:"; \
-	  git status --porcelain -- pkg/api $(CRD_DIR); git --no-pager diff --stat -- pkg/api $(CRD_DIR); exit 1; fi
+	  git status --porcelain -- $(GENERATED); git --no-pager diff --stat -- $(GENERATED); exit 1; fi
 
 $(CONTROLLER_GEN):
 	@mkdir -p $(BIN)
@@ -51,9 +70,11 @@ $(CONTROLLER_GEN):
 ASSETS = $$(TENANTGEN_CACHE=$(CACHE_DIR) bash $(ENVTEST_ASSETS_SCRIPT) | tail -n1)
 
 .PHONY: test
-test: verify-generated build ## Run every test: unit, golden, envtest suites and the demo smoke test.
+test: verify-generated build ## Run every test: unit, golden, template tests, envtest suites, demo smoke test.
 	go vet ./...
+	$(TENANTGEN) test generators samples
 	KUBEBUILDER_ASSETS="$(ASSETS)" && export KUBEBUILDER_ASSETS && \
+	  HELM="$$(TENANTGEN_CACHE=$(CACHE_DIR) bash $(HELM_SCRIPT) | tail -n1)" && export HELM && \
 	  go test -timeout 30m ./... && \
 	  echo "==> demo smoke test (TENANTGEN_DEMO_EXIT=1 make demo)" && \
 	  TENANTGEN_DEMO_EXIT=1 go run ./test/demo -tenantgen $(TENANTGEN) >/tmp/tenantgen-demo-smoke.log && \
@@ -63,6 +84,12 @@ test: verify-generated build ## Run every test: unit, golden, envtest suites and
 demo: build ## Start a local control plane with the samples, run the controller, print what it generated.
 	KUBEBUILDER_ASSETS="$(ASSETS)" go run ./test/demo -tenantgen $(TENANTGEN)
 
+.PHONY: chart-test
+chart-test: ## Run only the Helm chart tests (lint, template, apply to envtest, schema).
+	KUBEBUILDER_ASSETS="$(ASSETS)" && export KUBEBUILDER_ASSETS && \
+	  HELM="$$(TENANTGEN_CACHE=$(CACHE_DIR) bash $(HELM_SCRIPT) | tail -n1)" && export HELM && \
+	  go test -count=1 -timeout 15m ./test/chart/...
+
 .PHONY: bench
 bench: ## Run the render benchmarks and print the numbers.
 	bash hack/bench.sh
@@ -70,7 +97,18 @@ bench: ## Run the render benchmarks and print the numbers.
 ##@ Test control plane
 
 ENVTEST_ASSETS_SCRIPT := test/scripts/install-control-plane.sh
+HELM_SCRIPT           := test/scripts/install-helm.sh
 
 .PHONY: envtest-assets
 envtest-assets: ## Build etcd + kube-apiserver for envtest into $(CACHE_DIR)/envtest (Go module proxy only).
 	TENANTGEN_CACHE=$(CACHE_DIR) bash $(ENVTEST_ASSETS_SCRIPT) >/dev/null
+
+.PHONY: helm
+helm: ## Build helm v3.22.0 for the chart tests into $(CACHE_DIR)/helm (Go module proxy only); prints its path.
+	@TENANTGEN_CACHE=$(CACHE_DIR) bash $(HELM_SCRIPT) | tail -n1
+
+##@ Image
+
+.PHONY: docker-build
+docker-build: ## Build the controller image $(IMG) from the Dockerfile.
+	docker build --build-arg VERSION=$(VERSION) -t $(IMG) .
