@@ -11,9 +11,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
@@ -231,17 +233,23 @@ func onlyManager(live *unstructured.Unstructured, manager string) bool {
 // same value: the live object satisfies the desired one. Lists must have the
 // same length and match element by element; fields the server added (defaults,
 // status, metadata) are ignored. A null in want matches an absent field.
+//
+// What the apiserver writes back in another spelling of the same value counts
+// as the same, or every resync would write such objects again: an empty list
+// or map it dropped (omitempty, e.g. a NetworkPolicy's `ingress: []`), and a
+// resource quantity in canonical form (`cpu: 0.5` is stored as "500m",
+// `memory: 1024Mi` as "1Gi", `pods: 10` as "10").
 func Contains(have, want any) bool {
 	switch w := want.(type) {
 	case map[string]any:
 		h, ok := have.(map[string]any)
 		if !ok {
-			return false
+			return have == nil && len(w) == 0
 		}
 		for k, wv := range w {
 			hv, present := h[k]
 			if !present {
-				if wv == nil {
+				if empty(wv) {
 					continue
 				}
 				return false
@@ -253,7 +261,10 @@ func Contains(have, want any) bool {
 		return true
 	case []any:
 		h, ok := have.([]any)
-		if !ok || len(h) != len(w) {
+		if !ok {
+			return have == nil && len(w) == 0
+		}
+		if len(h) != len(w) {
 			return false
 		}
 		for i := range w {
@@ -268,6 +279,8 @@ func Contains(have, want any) bool {
 			return h == w
 		case float64:
 			return h == float64(w)
+		case string:
+			return sameQuantity(h, strconv.FormatInt(w, 10))
 		}
 		return false
 	case float64:
@@ -276,11 +289,39 @@ func Contains(have, want any) bool {
 			return h == w
 		case int64:
 			return float64(h) == w
+		case string:
+			return sameQuantity(h, strconv.FormatFloat(w, 'f', -1, 64))
 		}
 		return false
+	case string:
+		h, ok := have.(string)
+		// Only the canonical spelling of the desired quantity matches, so an
+		// edit of a plain string field is still seen as drift.
+		return ok && (h == w || sameQuantity(h, w))
 	case nil:
 		return have == nil
 	default:
 		return have == want
 	}
+}
+
+// empty reports whether a desired value says nothing an absent field does not:
+// null, an empty map or an empty list.
+func empty(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return true
+	case map[string]any:
+		return len(x) == 0
+	case []any:
+		return len(x) == 0
+	}
+	return false
+}
+
+// sameQuantity reports whether have is how the apiserver writes the resource
+// quantity want.
+func sameQuantity(have, want string) bool {
+	q, err := resource.ParseQuantity(want)
+	return err == nil && q.String() == have
 }

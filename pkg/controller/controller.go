@@ -14,6 +14,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -76,7 +77,12 @@ type Controller struct {
 	watchedCtx    map[schema.GroupVersionKind]bool
 	watchedGen    map[schema.GroupVersionKind]bool
 	impersonating map[string]client.Client
+	listable      map[schema.GroupVersionKind]bool
 }
+
+// reconcileTimeout bounds one reconcile, so that no worker can hang on a
+// request or an informer that never syncs.
+const reconcileTimeout = 2 * time.Minute
 
 // Setup adds the controller to a manager.
 func Setup(ctx context.Context, mgr manager.Manager, opts Options) (*Controller, error) {
@@ -104,7 +110,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) (*Controller,
 		opts: opts, client: mgr.GetClient(), api: mgr.GetAPIReader(), cache: mgr.GetCache(), generated: generated,
 		mapper: mgr.GetRESTMapper(), config: mgr.GetConfig(), events: mgr.GetEventRecorderFor("tenantgen"),
 		store: newStore(), watchedCtx: map[schema.GroupVersionKind]bool{}, watchedGen: map[schema.GroupVersionKind]bool{},
-		impersonating: map[string]client.Client{},
+		impersonating: map[string]client.Client{}, listable: map[schema.GroupVersionKind]bool{},
 	}
 	tenantObj := &unstructured.Unstructured{}
 	tenantObj.SetGroupVersionKind(tenant.GVK)
@@ -125,12 +131,15 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) (*Controller,
 		return nil, fmt.Errorf("indexing namespaces: %w", err)
 	}
 
-	c.gtrs, err = controller.New("globaltenantresource", mgr, controller.Options{Reconciler: reconcile.Func(c.reconcileGTR)})
+	c.gtrs, err = controller.New("globaltenantresource", mgr, controller.Options{
+		Reconciler: reconcile.Func(c.reconcileGTR), ReconciliationTimeout: reconcileTimeout,
+	})
 	if err != nil {
 		return nil, err
 	}
 	c.pairs, err = controller.NewTyped[Pair]("tenantpair", mgr, controller.TypedOptions[Pair]{
 		Reconciler: reconcile.TypedFunc[Pair](c.reconcilePair), MaxConcurrentReconciles: opts.Workers,
+		ReconciliationTimeout: reconcileTimeout,
 	})
 	if err != nil {
 		return nil, err
@@ -318,9 +327,39 @@ func generatedPairs(_ context.Context, o client.Object) []Pair {
 	return nil
 }
 
+// mayList checks, once per kind, that the controller may list a kind
+// cluster-wide before an informer is started for it: an informer for a
+// forbidden kind never syncs, and every read of it would block until the
+// reconcile times out. A refusal is not remembered, so granting RBAC later
+// takes effect at the next reconcile.
+func (c *Controller) mayList(ctx context.Context, gvk schema.GroupVersionKind) error {
+	c.mu.Lock()
+	ok := c.listable[gvk]
+	c.mu.Unlock()
+	if ok {
+		return nil
+	}
+	list := &unstructured.UnstructuredList{}
+	list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+	err := c.api.List(ctx, list, client.Limit(1))
+	switch {
+	case err == nil:
+		c.mu.Lock()
+		c.listable[gvk] = true
+		c.mu.Unlock()
+		return nil
+	case apierrors.IsForbidden(err):
+		return fmt.Errorf("the controller may not list %s (%s) cluster-wide; grant get/list/watch on it (Helm values rbac.contextKinds or rbac.generatedKinds): %w", gvk.Kind, gvk.GroupVersion(), err)
+	}
+	return err
+}
+
 // watchContext starts watching the kinds a program reads, once per kind.
-func (c *Controller) watchContext(gvks []schema.GroupVersionKind) {
+func (c *Controller) watchContext(ctx context.Context, gvks []schema.GroupVersionKind) {
 	for _, gvk := range gvks {
+		if c.mayList(ctx, gvk) != nil {
+			continue // the pair reconcile reports it; retried on the next GTR reconcile
+		}
 		c.mu.Lock()
 		done := c.watchedCtx[gvk]
 		c.watchedCtx[gvk] = true
@@ -339,6 +378,7 @@ func (c *Controller) watchContext(gvks []schema.GroupVersionKind) {
 }
 
 // watchGenerated starts a drift watch on a generated kind, once per kind.
+// liveObject has checked that the kind may be listed.
 func (c *Controller) watchGenerated(gvk schema.GroupVersionKind) {
 	c.mu.Lock()
 	done := c.watchedGen[gvk]
@@ -361,6 +401,9 @@ func (c *Controller) watchGenerated(gvk schema.GroupVersionKind) {
 // that exist without our label are candidates for adoption).
 func (c *Controller) liveObject(ctx context.Context, probe *unstructured.Unstructured) (*unstructured.Unstructured, error) {
 	key := client.ObjectKeyFromObject(probe)
+	if err := c.mayList(ctx, probe.GroupVersionKind()); err != nil && !meta.IsNoMatchError(err) {
+		return nil, err
+	}
 	u := probe.DeepCopy()
 	err := c.generated.Get(ctx, key, u, client.UnsafeDisableDeepCopy) // only read
 	if err == nil {
@@ -386,7 +429,7 @@ func (c *Controller) identity(gtr *v1alpha1.GlobalTenantResource) (client.Reader
 	if sa == nil {
 		// The informer cache, not the manager's client: that client reads
 		// unstructured objects from the API, one rate-limited call per list.
-		return c.cache, c.client, "", nil
+		return &checkedReader{Reader: c.cache, c: c}, c.client, "", nil
 	}
 	user := "system:serviceaccount:" + sa.Namespace + ":" + sa.Name
 	c.mu.Lock()
@@ -402,4 +445,20 @@ func (c *Controller) identity(gtr *v1alpha1.GlobalTenantResource) (client.Reader
 	}
 	c.impersonating[user] = cl
 	return cl, cl, user, nil
+}
+
+// checkedReader reads from the informer cache after checking that the
+// controller may list the kind (see mayList).
+type checkedReader struct {
+	client.Reader
+	c *Controller
+}
+
+func (r *checkedReader) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
+	gvk := list.GetObjectKind().GroupVersionKind()
+	gvk.Kind = strings.TrimSuffix(gvk.Kind, "List")
+	if err := r.c.mayList(ctx, gvk); err != nil {
+		return err
+	}
+	return r.Reader.List(ctx, list, opts...)
 }

@@ -54,7 +54,7 @@ func (c *Controller) reconcileGTR(ctx context.Context, req reconcile.Request) (r
 			return reconcile.Result{}, err
 		}
 		if !gtr.Spec.Cordoned {
-			c.queuePairs(gtr, prog, selected)
+			c.queuePairs(ctx, gtr, prog, selected)
 		}
 	}
 	_, _, identity, _ := c.identity(gtr)
@@ -82,12 +82,12 @@ func (c *Controller) selectTenants(ctx context.Context, prog *render.Program) ([
 // queuePairs queues what needs work: every pair when the spec or the
 // requestedAt annotation changed (or on first sight), else only selected
 // tenants without a result yet and tenants to prune because they left.
-func (c *Controller) queuePairs(gtr *v1alpha1.GlobalTenantResource, prog *render.Program, selected []string) {
+func (c *Controller) queuePairs(ctx context.Context, gtr *v1alpha1.GlobalTenantResource, prog *render.Program, selected []string) {
 	var kinds []schema.GroupVersionKind
 	for _, ref := range prog.References() {
 		kinds = append(kinds, schema.FromAPIVersionAndKind(ref.APIVersion, ref.Kind))
 	}
-	c.watchContext(kinds)
+	c.watchContext(ctx, kinds)
 	all, known := c.store.trigger(gtr)
 	if prog.Scope() == v1alpha1.ScopeNone {
 		if all || !known[""] {
