@@ -363,9 +363,8 @@ func (c *Controller) reconcilePair(ctx context.Context, p Pair) (res reconcile.R
 		renderTotal.WithLabelValues(p.GTR, "error").Inc()
 		errorTotal.WithLabelValues(p.GTR, "render").Inc()
 		logger.Info("render failed", "error", err.Error())
-		c.events.Eventf(gtr, corev1.EventTypeWarning, "RenderFailed", "tenant %q: %s", p.Tenant, truncate(err.Error(), 1000))
-		c.record(gtr, p.Tenant, &tenantResult{items: prev, problem: "render failed: " + truncate(err.Error(), 1000)})
-		return reconcile.Result{RequeueAfter: resync}, nil
+		r := &tenantResult{items: prev, problem: "render failed: " + truncate(err.Error(), 1000)}
+		return c.failed(gtr, p.Tenant, r, "RenderFailed", resync), nil
 	}
 	renderTotal.WithLabelValues(p.GTR, "ok").Inc()
 
@@ -382,9 +381,8 @@ func (c *Controller) reconcilePair(ctx context.Context, p Pair) (res reconcile.R
 			}
 		}
 		errorTotal.WithLabelValues(p.GTR, "apply").Inc()
-		c.events.Eventf(gtr, corev1.EventTypeWarning, "ApplyFailed", "tenant %q: %s", p.Tenant, truncate(strings.Join(problems, "; "), 1000))
-		c.record(gtr, p.Tenant, &tenantResult{items: items, problem: fmt.Sprintf("%d of %d objects failed: %s", len(problems), len(out.Objects), truncate(strings.Join(problems, "; "), 1000))})
-		return reconcile.Result{RequeueAfter: resync}, nil
+		r := &tenantResult{items: items, problem: fmt.Sprintf("%d of %d objects failed: %s", len(problems), len(out.Objects), truncate(strings.Join(problems, "; "), 1000))}
+		return c.failed(gtr, p.Tenant, r, "ApplyFailed", resync), nil
 	}
 	rendered := map[string]bool{}
 	for _, it := range items {
@@ -400,6 +398,9 @@ func (c *Controller) reconcilePair(ctx context.Context, p Pair) (res reconcile.R
 	result := &tenantResult{items: append(items, left...)}
 	if len(pruneProblems) > 0 {
 		result.problem = "prune failed: " + truncate(strings.Join(pruneProblems, "; "), 1000)
+	}
+	if result.problem != "" {
+		return c.failed(gtr, p.Tenant, result, "PruneFailed", resync), nil
 	}
 	c.record(gtr, p.Tenant, result)
 	return reconcile.Result{RequeueAfter: resync}, nil
@@ -492,7 +493,30 @@ func (c *Controller) pruneTenant(ctx context.Context, gtr *v1alpha1.GlobalTenant
 
 // record stores a pair's outcome and asks for a status write when it changed.
 func (c *Controller) record(gtr *v1alpha1.GlobalTenantResource, tenantName string, r *tenantResult) {
-	if c.store.record(gtr, tenantName, r) {
+	if changed, _ := c.store.record(gtr, tenantName, r); changed {
 		c.flush(gtr.Name)
 	}
+}
+
+// Retry of a failed pair: from failureRetry, doubling per consecutive failure,
+// never later than the resync. A failure is often fixed outside tenantgen's
+// sight (an RBAC grant, a CRD installed), so waiting for the resync is too slow.
+const (
+	failureRetry    = 5 * time.Second
+	maxFailureShift = 6
+)
+
+// failed records a failed pair, emits an Event only when the problem is new
+// (Events are writes: a tenant failing the same way must not write on every
+// retry) and returns when to retry.
+func (c *Controller) failed(gtr *v1alpha1.GlobalTenantResource, tenantName string, r *tenantResult, reason string, resync time.Duration) reconcile.Result {
+	changed, fresh := c.store.record(gtr, tenantName, r)
+	if changed {
+		c.flush(gtr.Name)
+	}
+	if fresh {
+		c.events.Eventf(gtr, corev1.EventTypeWarning, reason, "tenant %q: %s", tenantName, r.problem)
+	}
+	retry := failureRetry << min(max(r.failures-1, 0), maxFailureShift)
+	return reconcile.Result{RequeueAfter: min(retry, resync)}
 }

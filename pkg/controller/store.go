@@ -27,6 +27,8 @@ type tenantResult struct {
 	problem string
 	// removed marks a tenant whose objects were pruned; status drops it.
 	removed bool
+	// failures counts consecutive failed reconciles, for the retry backoff.
+	failures int
 }
 
 // gtrState is what the controller keeps in memory for one GlobalTenantResource
@@ -95,18 +97,26 @@ func (s *store) previous(gtr *v1alpha1.GlobalTenantResource, tenant string) []v1
 	return out
 }
 
-// record stores the outcome of a pair reconcile; it reports whether anything changed.
-func (s *store) record(gtr *v1alpha1.GlobalTenantResource, tenant string, r *tenantResult) bool {
+// record stores the outcome of a pair reconcile. It reports whether the
+// outcome changed (status needs a write) and whether the problem is new (worth
+// an Event), and counts consecutive failures in r.failures.
+func (s *store) record(gtr *v1alpha1.GlobalTenantResource, tenant string, r *tenantResult) (changed, newProblem bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.gtrs[gtr.Name]
 	if st == nil || st.uid != gtr.UID {
-		return false
+		return false, false
 	}
 	sortItems(r.items)
 	old := st.tenants[tenant]
+	if r.problem != "" && old != nil && old.problem != "" {
+		r.failures = old.failures + 1
+	} else if r.problem != "" {
+		r.failures = 1
+	}
 	st.tenants[tenant] = r
-	return old == nil || old.problem != r.problem || old.removed != r.removed || !sameItems(old.items, r.items)
+	changed = old == nil || old.problem != r.problem || old.removed != r.removed || !sameItems(old.items, r.items)
+	return changed, r.problem != "" && (old == nil || old.problem != r.problem)
 }
 
 // snapshot returns a copy of the tenant results for a status write.
