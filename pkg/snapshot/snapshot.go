@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
@@ -51,9 +52,20 @@ var ourGTR = schema.GroupKind{Group: v1alpha1.Group, Kind: "GlobalTenantResource
 func New(items []manifest.Item) (*Snapshot, error) {
 	s := &Snapshot{objects: map[schema.GroupKind]map[string][]*unstructured.Unstructured{}, scope: map[schema.GroupKind]bool{}}
 	var tenants, namespaces []*unstructured.Unstructured
+	seen := map[string]string{} // identity -> source
 	for _, it := range items {
 		u := it.Object
 		gk := u.GroupVersionKind().GroupKind()
+		// A cluster holds one object per identity; two in the input would make
+		// the result depend on file order (the later Tenant would win).
+		id := gk.String() + " " + strings.TrimPrefix(u.GetNamespace()+"/"+u.GetName(), "/")
+		if gk == capsuleGTR {
+			id = ourGTR.String() + " " + u.GetName() // both kinds become one of ours
+		}
+		if first, dup := seen[id]; dup {
+			return nil, fmt.Errorf("%s: %s is also defined at %s", it.Source(), id, first)
+		}
+		seen[id] = it.Source()
 		switch {
 		case gk == ourGTR || gk == capsuleGTR:
 			g, err := decodeGTR(u, gk == capsuleGTR)
@@ -73,11 +85,6 @@ func New(items []manifest.Item) (*Snapshot, error) {
 		s.add(gk, u)
 	}
 	sort.SliceStable(s.GTRs, func(i, j int) bool { return s.GTRs[i].Name < s.GTRs[j].Name })
-	for i := 1; i < len(s.GTRs); i++ {
-		if s.GTRs[i].Name == s.GTRs[i-1].Name {
-			return nil, fmt.Errorf("%s: globaltenantresource %q is also defined at %s", s.GTRs[i].Source, s.GTRs[i].Name, s.GTRs[i-1].Source)
-		}
-	}
 	s.Tenants = tenant.NewDirectory(tenants, namespaces)
 	for _, byNS := range s.objects {
 		for _, objs := range byNS {

@@ -44,7 +44,10 @@ func Run(paths []string, opts Options, w io.Writer) (Summary, error) {
 		}
 		for i := range f.Cases {
 			c := &f.Cases[i]
-			problem := f.run(c, opts)
+			problem, warnings := f.run(c, opts)
+			for _, warning := range warnings {
+				fmt.Fprintf(w, "warn %s: %s\n%s\n", path, c.Name, indent(warning))
+			}
 			if problem == "" {
 				sum.Passed++
 				if opts.Verbose {
@@ -60,22 +63,23 @@ func Run(paths []string, opts Options, w io.Writer) (Summary, error) {
 	return sum, nil
 }
 
-// run runs one case and returns what is wrong, "" when it passes.
-func (f *File) run(c *Case, opts Options) string {
-	objs, errs := f.render(c)
+// run runs one case and returns what is wrong ("" when it passes) and the
+// render's warnings, which do not fail a case.
+func (f *File) run(c *Case, opts Options) (string, []string) {
+	objs, errs, warnings := f.render(c)
 	if c.Error != "" {
 		if len(errs) == 0 {
-			return fmt.Sprintf("expected an error containing %q, but the render succeeded (%d objects)", c.Error, len(objs))
+			return fmt.Sprintf("expected an error containing %q, but the render succeeded (%d objects)", c.Error, len(objs)), warnings
 		}
 		for _, e := range errs {
 			if strings.Contains(e.Error(), c.Error) {
-				return ""
+				return "", warnings
 			}
 		}
-		return fmt.Sprintf("expected an error containing %q, got:\n%s", c.Error, joinErrors(errs))
+		return fmt.Sprintf("expected an error containing %q, got:\n%s", c.Error, joinErrors(errs)), warnings
 	}
 	if len(errs) > 0 {
-		return "render failed:\n" + joinErrors(errs)
+		return "render failed:\n" + joinErrors(errs), warnings
 	}
 	var problems []string
 	if c.Golden != "" {
@@ -88,26 +92,26 @@ func (f *File) run(c *Case, opts Options) string {
 			problems = append(problems, p)
 		}
 	}
-	return strings.Join(problems, "\n")
+	return strings.Join(problems, "\n"), warnings
 }
 
-func (f *File) render(c *Case) ([]render.Object, []error) {
+func (f *File) render(c *Case) ([]render.Object, []error, []string) {
 	items, err := f.items(c)
 	if err != nil {
-		return nil, []error{err}
+		return nil, []error{err}, nil
 	}
 	snap, err := snapshot.New(items)
 	if err != nil {
-		return nil, []error{err}
+		return nil, []error{err}, nil
 	}
 	if len(snap.GTRs) == 0 {
-		return nil, []error{fmt.Errorf("no GlobalTenantResource among the inputs")}
+		return nil, []error{fmt.Errorf("no GlobalTenantResource among the inputs")}, nil
 	}
 	res, err := snap.Render(c.Tenant)
 	if err != nil {
-		return nil, []error{err}
+		return nil, []error{err}, nil
 	}
-	return res.Objects, res.Errors
+	return res.Objects, res.Errors, res.Warnings
 }
 
 // golden compares (or with update, rewrites) the case's golden file.
