@@ -8,11 +8,13 @@ package render
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"text/template"
 	"text/template/parse"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
@@ -166,6 +168,9 @@ func Compile(gtr *v1alpha1.GlobalTenantResource) (*Program, error) {
 			if err := checkValue(obj, available); err != nil {
 				fail(origin, "%v", err)
 			}
+			if missing := missingIdentity(&unstructured.Unstructured{Object: obj}); missing != "" {
+				fail(origin, "the object has no %s", missing)
+			}
 			b.raw = append(b.raw, obj)
 		}
 		if r.Context != nil {
@@ -208,6 +213,22 @@ func Compile(gtr *v1alpha1.GlobalTenantResource) (*Program, error) {
 		return nil, errs
 	}
 	return p, nil
+}
+
+// missingIdentity lists what a raw item lacks to be applied: apiVersion, kind
+// and metadata.name, each a non-empty string ("" when nothing is missing).
+func missingIdentity(u *unstructured.Unstructured) string {
+	var missing []string
+	if u.GetAPIVersion() == "" {
+		missing = append(missing, "apiVersion")
+	}
+	if u.GetKind() == "" {
+		missing = append(missing, "kind")
+	}
+	if u.GetName() == "" {
+		missing = append(missing, "metadata.name")
+	}
+	return strings.Join(missing, ", ")
 }
 
 func identifier(s string) bool {

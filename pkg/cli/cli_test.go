@@ -1,0 +1,180 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/projectcapsule/tenantgen/pkg/version"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+// The Envoy Gateway scenario: fixture tenants, namespaces and routes, and the sample.
+var envoyGateway = []string{"-f", "../../contexts/envoy-gateway", "-f", "../../samples/capsule-envoy-gateway.yaml"}
+
+// run runs the command line and returns its exit code, stdout and stderr.
+func run(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := Main(args, strings.NewReader(""), &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+// golden compares got with testdata/name, or rewrites it with -update.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./pkg/cli -update to create it)", err)
+	}
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		t.Errorf("%s differs (-want +got; go test ./pkg/cli -update rewrites it):\n%s", path, diff)
+	}
+}
+
+func TestRenderGolden(t *testing.T) {
+	for _, tc := range []struct {
+		name, golden string
+		args         []string
+	}{
+		{"every tenant as YAML", "envoy-gateway.yaml", nil},
+		{"one tenant as JSON", "envoy-gateway-solar.json", []string{"--tenant", "solar", "-o", "json"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := run(t, append(append([]string{"render"}, envoyGateway...), tc.args...)...)
+			if code != 0 || stderr != "" {
+				t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+			}
+			golden(t, tc.golden, stdout)
+		})
+	}
+}
+
+func TestRenderJSONIsAList(t *testing.T) {
+	code, stdout, stderr := run(t, append([]string{"render", "--tenant", "solar", "-o", "json"}, envoyGateway...)...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var list struct {
+		APIVersion string `json:"apiVersion"`
+		Kind       string `json:"kind"`
+		Items      []struct {
+			Kind     string `json:"kind"`
+			Metadata struct {
+				Name   string            `json:"name"`
+				Labels map[string]string `json:"labels"`
+			} `json:"metadata"`
+		} `json:"items"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &list); err != nil {
+		t.Fatalf("not JSON: %v", err)
+	}
+	var got []string
+	for _, it := range list.Items {
+		got = append(got, it.Kind+" "+it.Metadata.Name+" "+it.Metadata.Labels["addons.projectcapsule.dev/tenant"])
+	}
+	want := []string{"EnvoyProxy tenant-solar-gateway solar", "Gateway tenant-solar-gateway solar", "Issuer solar-acme-http solar"}
+	if list.APIVersion != "v1" || list.Kind != "List" || !cmp.Equal(want, got) {
+		t.Errorf("got %s %s %v, want v1 List %v", list.APIVersion, list.Kind, got, want)
+	}
+}
+
+func TestRenderErrors(t *testing.T) {
+	// Fails for the tenants without spec.data (oil, wind) at template line 3.
+	broken := filepath.Join(t.TempDir(), "broken.yaml")
+	if err := os.WriteFile(broken, []byte(`# a GTR whose template fails for some tenants
+apiVersion: addons.projectcapsule.dev/v1alpha1
+kind: GlobalTenantResource
+metadata: {name: broken}
+spec:
+  scope: Tenant
+  resources:
+    - generators:
+        - template: |
+            apiVersion: v1
+            kind: ConfigMap
+            metadata: {name: net, namespace: "tenant-{{ $.tenant.metadata.name }}-system", annotations: {x: "{{ $.tenant.spec.data.networking }}"}}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		stdout string   // a substring; "" for none at all
+		stderr []string // substrings
+	}{{
+		name:   "unknown tenant",
+		args:   append([]string{"render", "--tenant", "nope"}, envoyGateway...),
+		stderr: []string{"error: tenant \"nope\" is not in the input (tenants: oil, solar, wind)\n"},
+	}, {
+		name:   "a broken template",
+		args:   []string{"render", "-f", "../../contexts/envoy-gateway", "-f", broken},
+		stdout: "name: net\n  namespace: tenant-solar-system", // the tenant that renders is still printed
+		stderr: []string{
+			"error: " + broken + `:1: globaltenantresource "broken", tenant "oil", resources[0].generators[0] line 3: at <$.tenant.spec.data.networking>: map has no entry for key "data"`,
+			`tenant "wind", resources[0].generators[0] line 3`,
+			"  > 3 | metadata: {name: net",
+		},
+	}, {
+		name:   "no input",
+		args:   []string{"render"},
+		stderr: []string{"error: no input: give at least one -f PATH\n"},
+	}, {
+		name:   "unknown output format",
+		args:   append([]string{"render", "-o", "xml"}, envoyGateway...),
+		stderr: []string{`error: -o "xml": use yaml or json`},
+	}, {
+		name:   "no GlobalTenantResource",
+		args:   []string{"render", "-f", "../../contexts/envoy-gateway"},
+		stderr: []string{"error: no GlobalTenantResource in [../../contexts/envoy-gateway]"},
+	}, {
+		name:   "a missing file",
+		args:   []string{"render", "-f", "nope.yaml"},
+		stderr: []string{"error: stat nope.yaml: no such file or directory"},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := run(t, tc.args...)
+			if code != 1 {
+				t.Errorf("exit code %d, want 1", code)
+			}
+			if (tc.stdout == "") != (stdout == "") || !strings.Contains(stdout, tc.stdout) {
+				t.Errorf("stdout lacks %q:\n%s", tc.stdout, stdout)
+			}
+			for _, want := range tc.stderr {
+				if !strings.Contains(stderr, want) {
+					t.Errorf("stderr lacks %q:\n%s", want, stderr)
+				}
+			}
+		})
+	}
+}
+
+func TestVersion(t *testing.T) {
+	code, stdout, _ := run(t, "version")
+	if code != 0 || !regexp.MustCompile(`^tenantgen \S+ \(go\S+, \w+/\w+\)\n$`).MatchString(stdout) {
+		t.Errorf("exit %d, stdout %q", code, stdout)
+	}
+	defer func(v string) { version.Version = v }(version.Version)
+	version.Version = "v1.2.3"
+	if _, stdout, _ := run(t, "version"); !strings.HasPrefix(stdout, "tenantgen v1.2.3 (go") {
+		t.Errorf("stdout %q", stdout)
+	}
+	if code, _, stderr := run(t, "version", "extra"); code != 1 || !strings.Contains(stderr, `unknown command "extra"`) {
+		t.Errorf("version with an argument: exit %d, %q", code, stderr)
+	}
+}
