@@ -115,6 +115,15 @@ func Decode(doc Document) (*unstructured.Unstructured, error) {
 
 // checkIdentity requires what every object needs to be applied.
 func checkIdentity(doc Document, u *unstructured.Unstructured) error {
+	if missing := MissingIdentity(u); missing != "" {
+		return &Error{Line: doc.Line, Msg: "document has no " + missing, Excerpt: Excerpt(doc.Text, doc.Line, 0)}
+	}
+	return nil
+}
+
+// MissingIdentity lists what an object lacks to be applied: apiVersion, kind
+// and metadata.name, each a non-empty string ("" when nothing is missing).
+func MissingIdentity(u *unstructured.Unstructured) string {
 	var missing []string
 	if u.GetAPIVersion() == "" {
 		missing = append(missing, "apiVersion")
@@ -125,10 +134,7 @@ func checkIdentity(doc Document, u *unstructured.Unstructured) error {
 	if u.GetName() == "" {
 		missing = append(missing, "metadata.name")
 	}
-	if len(missing) > 0 {
-		return &Error{Line: doc.Line, Msg: "document has no " + strings.Join(missing, ", "), Excerpt: Excerpt(doc.Text, doc.Line, 0)}
-	}
-	return nil
+	return strings.Join(missing, ", ")
 }
 
 func decodeMap(doc Document) (map[string]any, error) {

@@ -23,9 +23,18 @@ var removedFuncs = []string{
 	"genSignedCert", "genSignedCertWithKey", "buildCustomCert",
 }
 
-// zeroFunc is appended to every printing action of a missingKey=zero template
-// (see emptyMissing). Its name cannot clash with sprig's.
-const zeroFunc = "tenantgen_zero"
+// zeroFunc and presentFunc are appended to every printing action of a
+// missingKey=zero or missingKey=error template (see appendStage). Their names
+// cannot clash with sprig's.
+const (
+	zeroFunc    = "tenantgen_zero"
+	presentFunc = "tenantgen_present"
+)
+
+// errMissingPrinted is what missingKey=error reports when an action prints a
+// nil: a missing key reached through index, a nil from dig, an absent field
+// of a context object. Go would print "<no value>".
+var errMissingPrinted = errors.New("printed a missing value (Go would print <no value>); give it a default with `default` or `dig`, or use missingKey: zero")
 
 // funcs is the function map every generator gets: sprig minus removedFuncs, plus
 // the YAML helpers that Helm users reach for.
@@ -45,6 +54,12 @@ func buildFuncs() template.FuncMap {
 		}
 		return v
 	}
+	m[presentFunc] = func(v any) (any, error) {
+		if v == nil {
+			return nil, errMissingPrinted
+		}
+		return v, nil
+	}
 	return m
 }
 
@@ -53,7 +68,7 @@ func buildFuncs() template.FuncMap {
 func FuncNames() []string {
 	names := make([]string, 0, len(funcs))
 	for n := range funcs {
-		if n != zeroFunc {
+		if n != zeroFunc && n != presentFunc {
 			names = append(names, n)
 		}
 	}

@@ -19,7 +19,8 @@ const (
 // placeholderRE matches {{ key }} where key is a dotted identifier. Go template
 // actions such as "{{ .Values.x }}" or "{{ include "a" . }}" do not match, so a
 // ConfigMap carrying a Helm template passes through untouched.
-var placeholderRE = regexp.MustCompile(`\{\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*\}\}`)
+// Trim markers ({{- key -}}) are accepted: the whole placeholder is replaced.
+var placeholderRE = regexp.MustCompile(`\{\{-?\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*-?\}\}`)
 
 // goKeywords are the text/template keywords that can stand alone in braces.
 // "{{ end }}" or "{{ else }}" in a rawItem belong to a Go template the object

@@ -215,3 +215,21 @@ resources:
 		t.Errorf("data.control = %q, want %q", got, want)
 	}
 }
+
+// A placeholder written with template trim markers is still a placeholder,
+// not text that passes through unexpanded.
+func TestPlaceholderWithTrimMarkers(t *testing.T) {
+	w := baseWorld(t)
+	p := compile(t, `
+scope: Tenant
+resources:
+  - rawItems:
+      - apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: "cm-{{- tenant.name -}}", namespace: solar-prod}
+`)
+	objs := renderTenant(t, p, w, tenantOf(t, w, "solar"))
+	if len(objs) != 1 || objs[0].GetName() != "cm-solar" {
+		t.Fatalf("got %v, want one ConfigMap cm-solar", refs(objs))
+	}
+}

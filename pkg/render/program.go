@@ -8,7 +8,6 @@ package render
 import (
 	"fmt"
 	"strconv"
-	"strings"
 	"text/template"
 	"text/template/parse"
 	"time"
@@ -20,6 +19,7 @@ import (
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 
 	"github.com/projectcapsule/tenantgen/pkg/api/v1alpha1"
+	"github.com/projectcapsule/tenantgen/pkg/manifest"
 	"github.com/projectcapsule/tenantgen/pkg/tenant"
 )
 
@@ -168,7 +168,7 @@ func Compile(gtr *v1alpha1.GlobalTenantResource) (*Program, error) {
 			if err := checkValue(obj, available); err != nil {
 				fail(origin, "%v", err)
 			}
-			if missing := missingIdentity(&unstructured.Unstructured{Object: obj}); missing != "" {
+			if missing := manifest.MissingIdentity(&unstructured.Unstructured{Object: obj}); missing != "" {
 				fail(origin, "the object has no %s", missing)
 			}
 			b.raw = append(b.raw, obj)
@@ -213,22 +213,6 @@ func Compile(gtr *v1alpha1.GlobalTenantResource) (*Program, error) {
 		return nil, errs
 	}
 	return p, nil
-}
-
-// missingIdentity lists what a raw item lacks to be applied: apiVersion, kind
-// and metadata.name, each a non-empty string ("" when nothing is missing).
-func missingIdentity(u *unstructured.Unstructured) string {
-	var missing []string
-	if u.GetAPIVersion() == "" {
-		missing = append(missing, "apiVersion")
-	}
-	if u.GetKind() == "" {
-		missing = append(missing, "kind")
-	}
-	if u.GetName() == "" {
-		missing = append(missing, "metadata.name")
-	}
-	return strings.Join(missing, ", ")
 }
 
 func identifier(s string) bool {
@@ -285,47 +269,54 @@ func parseTemplate(name string, g v1alpha1.Generator) (*template.Template, error
 	if err != nil {
 		return nil, err
 	}
-	if mode == v1alpha1.MissingKeyZero {
-		emptyMissing(t)
+	switch mode {
+	case v1alpha1.MissingKeyZero:
+		appendStage(t, zeroFunc)
+	case v1alpha1.MissingKeyError:
+		appendStage(t, presentFunc)
 	}
 	return t, nil
 }
 
-// emptyMissing makes a missingKey=zero template print a missing value as "".
-// Go's missingkey=zero yields the zero value of the map's element type, which
-// for the map[string]any of Kubernetes objects is a nil interface that prints as
-// "<no value>" — the very string the option is meant to avoid. So every action
-// that prints gets a final pipeline stage turning nil into "".
-func emptyMissing(t *template.Template) {
+// appendStage appends a function to the pipeline of every action that prints.
+//
+// Go's missingkey options act on map lookups only, and never on what an action
+// finally prints. missingkey=zero yields the zero value of the map's element
+// type, which for the map[string]any of Kubernetes objects is a nil interface
+// that prints as "<no value>" — the very string the option is meant to avoid;
+// and missingkey=error still prints "<no value>" for `index` of a missing key.
+// A last stage sees every printed value: zeroFunc turns nil into "",
+// presentFunc fails on it.
+func appendStage(t *template.Template, fn string) {
 	for _, tt := range t.Templates() {
 		if tt.Tree != nil {
-			appendZero(tt.Tree, tt.Tree.Root)
+			appendToActions(tt.Tree, tt.Tree.Root, fn)
 		}
 	}
 }
 
-func appendZero(tree *parse.Tree, n parse.Node) {
+func appendToActions(tree *parse.Tree, n parse.Node, fn string) {
 	switch n := n.(type) {
 	case *parse.ListNode:
 		if n == nil {
 			return
 		}
 		for _, c := range n.Nodes {
-			appendZero(tree, c)
+			appendToActions(tree, c, fn)
 		}
 	case *parse.ActionNode:
 		if len(n.Pipe.Decl) == 0 { // declarations and assignments print nothing
-			id := parse.NewIdentifier(zeroFunc).SetTree(tree).SetPos(n.Pos)
+			id := parse.NewIdentifier(fn).SetTree(tree).SetPos(n.Pos)
 			n.Pipe.Cmds = append(n.Pipe.Cmds, &parse.CommandNode{NodeType: parse.NodeCommand, Pos: n.Pos, Args: []parse.Node{id}})
 		}
 	case *parse.IfNode:
-		appendZero(tree, n.List)
-		appendZero(tree, n.ElseList)
+		appendToActions(tree, n.List, fn)
+		appendToActions(tree, n.ElseList, fn)
 	case *parse.RangeNode:
-		appendZero(tree, n.List)
-		appendZero(tree, n.ElseList)
+		appendToActions(tree, n.List, fn)
+		appendToActions(tree, n.ElseList, fn)
 	case *parse.WithNode:
-		appendZero(tree, n.List)
-		appendZero(tree, n.ElseList)
+		appendToActions(tree, n.List, fn)
+		appendToActions(tree, n.ElseList, fn)
 	}
 }

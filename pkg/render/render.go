@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -476,9 +477,19 @@ func templateError(err error) *Error {
 	if m := templateErrRE.FindStringSubmatch(msg); m != nil {
 		e.Line, _ = strconv.Atoi(m[1])
 		e.Msg = execPrefixRE.ReplaceAllString(m[2], "")
+		// The author's own words (required, fail) need no wrapping in the
+		// action that said them; for a printed nil the action says which
+		// expression it was, so only the function name goes.
+		if m := ownMessageRE.FindStringSubmatch(e.Msg); m != nil {
+			e.Msg = m[1]
+		}
+		e.Msg = strings.Replace(e.Msg, "error calling "+presentFunc+": ", "", 1)
 	}
 	return e
 }
+
+// ownMessageRE matches errors whose text the template author wrote.
+var ownMessageRE = regexp.MustCompile(`^(?s)at <.*>: error calling (?:required|fail): (.*)$`)
 
 // excerpt quotes a template around a 1-based line.
 func excerpt(text string, line int) string {

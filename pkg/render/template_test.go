@@ -243,3 +243,35 @@ func TestCompileRejects(t *testing.T) {
 		}
 	}
 }
+
+// missingKey error also fails when an action prints a nil that no map lookup
+// caught (index of a missing key, a nil from dig): Go would print
+// "<no value>". The message names the action that printed it.
+func TestMissingKeyErrorOnPrintedNil(t *testing.T) {
+	w := baseWorld(t)
+	for _, body := range []string{`{{ index $.tenant.spec "nope" }}`, `{{ dig "a" "b" nil $.tenant }}`} {
+		_, _, err := probe(t, w, tenantOf(t, w, "solar"), v1alpha1.MissingKeyError, body)
+		e := oneError(t, err)
+		if !strings.Contains(e.Msg, "printed a missing value") || !strings.HasPrefix(e.Msg, "at <") || e.Line != 6 {
+			t.Errorf("%s: got line %d, %q", body, e.Line, e.Msg)
+		}
+	}
+	// A value that is present but empty is not missing.
+	if got, _, err := probe(t, w, tenantOf(t, w, "solar"), v1alpha1.MissingKeyError, `[{{ dig "a" "" $.tenant }}]`); err != nil || got != "[]" {
+		t.Errorf("an empty default printed %q, %v", got, err)
+	}
+}
+
+// required and fail report the author's message as it is, at its line.
+func TestRequiredAndFailMessages(t *testing.T) {
+	w := baseWorld(t)
+	for body, want := range map[string]string{
+		`{{ required "spec.data.tier2 is required" $.tenant.spec.data.tier2 }}`: "spec.data.tier2 is required",
+		`{{ fail (printf "tenant %s is not ready" $.tenant.metadata.name) }}`:   "tenant solar is not ready",
+	} {
+		_, _, err := probe(t, w, tenantOf(t, w, "solar"), v1alpha1.MissingKeyZero, body)
+		if e := oneError(t, err); e.Msg != want || e.Line != 6 {
+			t.Errorf("%s: got line %d, %q; want line 6, %q", body, e.Line, e.Msg, want)
+		}
+	}
+}
