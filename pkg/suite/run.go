@@ -96,7 +96,7 @@ func (f *File) run(c *Case, opts Options) (string, []string) {
 }
 
 func (f *File) render(c *Case) ([]render.Object, []error, []string) {
-	items, err := f.items(c)
+	items, err := f.Items(c)
 	if err != nil {
 		return nil, []error{err}, nil
 	}

@@ -120,8 +120,10 @@ func Find(paths []string) ([]string, error) {
 	return out, nil
 }
 
-// items loads the inputs and inline objects of a case.
-func (f *File) items(c *Case) ([]manifest.Item, error) {
+// Items loads what a case renders from: the file's and the case's inputs
+// (relative to the test file) and inline objects. The dry-run suite uses it
+// to send exactly what `tenantgen test` renders to an apiserver.
+func (f *File) Items(c *Case) ([]manifest.Item, error) {
 	dir := filepath.Dir(f.path)
 	var paths []string
 	for _, in := range append(append([]string(nil), f.Inputs...), c.Inputs...) {

@@ -153,66 +153,51 @@ func run() error {
 // loadTenants creates tenants t0000…, each with two namespaces, a -system
 // namespace and `routes` HTTPRoutes with one hostname each.
 func loadTenants(ctx context.Context, c client.Client, n, routes int) error {
-	work := make(chan *unstructured.Unstructured, 256)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var firstErr error
-	for w := 0; w < 16; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for u := range work {
-				if err := create(ctx, c, u); err != nil {
-					mu.Lock()
-					if firstErr == nil {
-						firstErr = err
-					}
-					mu.Unlock()
-				}
-			}
-		}()
-	}
 	name := func(i int) string { return fmt.Sprintf("t%04d", i) }
 	// Namespaces and tenants first, routes after: routes need their namespace.
+	var first, second []*unstructured.Unstructured
 	for i := 0; i < n; i++ {
 		t := name(i)
 		for _, ns := range []string{t + "-a", t + "-b"} {
-			work <- obj("v1", "Namespace", "", ns, map[string]string{"capsule.clastix.io/tenant": t}, nil)
+			first = append(first, obj("v1", "Namespace", "", ns, map[string]string{"capsule.clastix.io/tenant": t}, nil))
 		}
-		work <- obj("v1", "Namespace", "", "tenant-"+t+"-system", nil, nil)
+		first = append(first, obj("v1", "Namespace", "", "tenant-"+t+"-system", nil, nil))
 		tn := obj("capsule.clastix.io/v1beta2", "Tenant", "", t, nil, map[string]any{"owners": []any{map[string]any{"kind": "User", "name": t}}})
 		tn.Object["status"] = map[string]any{"state": "Active", "size": int64(2), "namespaces": []any{t + "-a", t + "-b"}}
-		work <- tn
+		first = append(first, tn)
+		for r := 0; r < routes; r++ {
+			second = append(second, route(t, fmt.Sprintf("%s-%c", t, "ab"[r%2]), fmt.Sprintf("r%02d", r), fmt.Sprintf("r%02d.%s.example.com", r, t)))
+		}
 	}
-	close(work)
-	wg.Wait()
-	if firstErr != nil {
-		return firstErr
+	if err := createAll(ctx, c, first); err != nil {
+		return err
 	}
-	work = make(chan *unstructured.Unstructured, 256)
+	return createAll(ctx, c, second)
+}
+
+// createAll creates objects with 16 concurrent requests and returns the first error.
+func createAll(ctx context.Context, c client.Client, objs []*unstructured.Unstructured) error {
+	work := make(chan *unstructured.Unstructured)
+	errs := make(chan error, len(objs))
+	var wg sync.WaitGroup
 	for w := 0; w < 16; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for u := range work {
 				if err := create(ctx, c, u); err != nil {
-					mu.Lock()
-					if firstErr == nil {
-						firstErr = err
-					}
-					mu.Unlock()
+					errs <- err
 				}
 			}
 		}()
 	}
-	for i := 0; i < n; i++ {
-		for r := 0; r < routes; r++ {
-			work <- route(name(i), fmt.Sprintf("%s-%c", name(i), "ab"[r%2]), fmt.Sprintf("r%02d", r), fmt.Sprintf("r%02d.%s.example.com", r, name(i)))
-		}
+	for _, u := range objs {
+		work <- u
 	}
 	close(work)
 	wg.Wait()
-	return firstErr
+	close(errs)
+	return <-errs // nil when the channel is empty
 }
 
 func obj(apiVersion, kind, namespace, name string, labels map[string]string, spec map[string]any) *unstructured.Unstructured {

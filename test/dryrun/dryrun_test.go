@@ -27,9 +27,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
-	"github.com/projectcapsule/tenantgen/pkg/manifest"
 	"github.com/projectcapsule/tenantgen/pkg/snapshot"
 	"github.com/projectcapsule/tenantgen/pkg/suite"
 	"github.com/projectcapsule/tenantgen/test/testenv"
@@ -134,7 +132,7 @@ func renderAll(t *testing.T, root string) ([]rendered, int, map[string]bool) {
 			if c.Error != "" {
 				continue
 			}
-			items, err := caseItems(path, f, c)
+			items, err := f.Items(&c)
 			if err != nil {
 				t.Fatalf("%s: case %q: %v", rel, c.Name, err)
 			}
@@ -204,31 +202,6 @@ func checkEveryGTRFileRendered(t *testing.T, root string, used map[string]bool) 
 			t.Errorf("%s is not rendered by any case that expects success: add one to a %s file", rel, suite.FileSuffix)
 		}
 	}
-}
-
-// caseItems loads what a case renders from, as `tenantgen test` does: the file's and the
-// case's inputs (relative to the test file) and inline objects.
-func caseItems(path string, f *suite.File, c suite.Case) ([]manifest.Item, error) {
-	var paths []string
-	for _, in := range append(append([]string(nil), f.Inputs...), c.Inputs...) {
-		paths = append(paths, filepath.Join(filepath.Dir(path), in))
-	}
-	items, err := manifest.ReadPaths(paths)
-	if err != nil {
-		return nil, err
-	}
-	for i, obj := range append(append([]map[string]any(nil), f.Objects...), c.Objects...) {
-		b, err := yaml.Marshal(obj)
-		if err != nil {
-			return nil, err
-		}
-		got, err := manifest.ReadStream(fmt.Sprintf("%s (objects[%d])", path, i), string(b))
-		if err != nil {
-			return nil, err
-		}
-		items = append(items, got...)
-	}
-	return items, nil
 }
 
 func ref(u *unstructured.Unstructured) string {
