@@ -72,7 +72,9 @@ type Result struct {
 	Ownership v1alpha1.Ownership
 	// Written is false when the live object already was as rendered.
 	Written bool
-	Err     error
+	// ResourceVersion is what the write returned (empty when not written).
+	ResourceVersion string
+	Err             error
 }
 
 // Apply applies one object if it differs from the live one.
@@ -128,7 +130,7 @@ func (a *Applier) Apply(ctx context.Context, req Request) Result {
 	if err := a.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(desired), opts...); err != nil {
 		return Result{Err: explain(err, req)}
 	}
-	res.UID = desired.GetUID()
+	res.UID, res.ResourceVersion = desired.GetUID(), desired.GetResourceVersion()
 	res.Written = true
 	return res
 }

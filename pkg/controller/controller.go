@@ -20,6 +20,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -78,6 +79,10 @@ type Controller struct {
 	watchedGen    map[schema.GroupVersionKind]bool
 	impersonating map[string]client.Client
 	listable      map[schema.GroupVersionKind]bool
+	// ownWrites maps a generated object to the resourceVersion our last apply
+	// of it returned, so that the watch event echoing that write does not queue
+	// its pair for a second, no-op render.
+	ownWrites sync.Map
 }
 
 // reconcileTimeout bounds one reconcile, so that no worker can hang on a
@@ -189,6 +194,11 @@ func (c *Controller) enqueue(p Pair) {
 	c.pairQueue.Add(p)
 }
 
+// statusDelay is how long pair results gather before one status write sums
+// them up (status carries the whole inventory). Measured with 1,000 tenants:
+// 1 s instead of 200 ms did not converge them faster.
+const statusDelay = 200 * time.Millisecond
+
 // flush asks for a status write of a GlobalTenantResource; the queue merges
 // the requests of many pairs into one write.
 func (c *Controller) flush(gtr string) {
@@ -196,7 +206,7 @@ func (c *Controller) flush(gtr string) {
 	q := c.gtrQueue
 	c.mu.Unlock()
 	if q != nil {
-		q.AddAfter(reconcile.Request{NamespacedName: client.ObjectKey{Name: gtr}}, 200*time.Millisecond)
+		q.AddAfter(reconcile.Request{NamespacedName: client.ObjectKey{Name: gtr}}, statusDelay)
 	}
 }
 
@@ -318,6 +328,29 @@ func (c *Controller) dependentPairs(ctx context.Context, o client.Object) []Pair
 	return out
 }
 
+func objectID(o client.Object) string {
+	return o.GetObjectKind().GroupVersionKind().GroupKind().String() + "/" + o.GetNamespace() + "/" + o.GetName()
+}
+
+// rememberWrite records the resourceVersion an apply returned.
+func (c *Controller) rememberWrite(o client.Object, resourceVersion string) {
+	c.ownWrites.Store(objectID(o), resourceVersion)
+}
+
+// notOwnWrite lets through the events of generated objects that are not the
+// echo of tenantgen's own last write: edits by others (drift) and, because
+// deletes always pass, deletions.
+func (c *Controller) notOwnWrite() predicate.TypedFuncs[client.Object] {
+	own := func(o client.Object) bool {
+		rv, ok := c.ownWrites.Load(objectID(o))
+		return ok && rv == o.GetResourceVersion()
+	}
+	return predicate.TypedFuncs[client.Object]{
+		CreateFunc: func(e event.TypedCreateEvent[client.Object]) bool { return !own(e.Object) },
+		UpdateFunc: func(e event.TypedUpdateEvent[client.Object]) bool { return !own(e.ObjectNew) },
+	}
+}
+
 // generatedPairs maps a change of a generated object (drift) to its pair.
 func generatedPairs(_ context.Context, o client.Object) []Pair {
 	l := o.GetLabels()
@@ -389,7 +422,7 @@ func (c *Controller) watchGenerated(gvk schema.GroupVersionKind) {
 	}
 	u := &unstructured.Unstructured{}
 	u.SetGroupVersionKind(gvk)
-	if err := c.pairs.Watch(source.TypedKind[client.Object, Pair](c.generated, u, handler.TypedEnqueueRequestsFromMapFunc(generatedPairs))); err != nil {
+	if err := c.pairs.Watch(source.TypedKind[client.Object, Pair](c.generated, u, handler.TypedEnqueueRequestsFromMapFunc(generatedPairs), c.notOwnWrite())); err != nil {
 		c.mu.Lock()
 		delete(c.watchedGen, gvk)
 		c.mu.Unlock()
@@ -409,8 +442,21 @@ func (c *Controller) liveObject(ctx context.Context, probe *unstructured.Unstruc
 	if err == nil {
 		return u, nil
 	}
-	if !apierrors.IsNotFound(err) && !meta.IsNoMatchError(err) {
+	if meta.IsNoMatchError(err) {
+		return nil, nil // the apply reports the unknown kind
+	}
+	if !apierrors.IsNotFound(err) {
 		return nil, err
+	}
+	// Not ours (yet): does something by that name exist at all? A metadata-only
+	// informer answers from memory, so creating a thousand tenants' objects does
+	// not cost a thousand GETs; only an existing object is fetched in full, to
+	// decide on adoption. Between this check and the apply another writer can
+	// still create the object, as it could between a GET and the apply.
+	exists := &metav1.PartialObjectMetadata{}
+	exists.SetGroupVersionKind(probe.GroupVersionKind())
+	if err := c.cache.Get(ctx, key, exists); apierrors.IsNotFound(err) {
+		return nil, nil
 	}
 	u = probe.DeepCopy()
 	if err := c.api.Get(ctx, key, u); err != nil {

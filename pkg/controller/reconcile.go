@@ -437,6 +437,7 @@ func (c *Controller) applyAll(ctx context.Context, gtr *v1alpha1.GlobalTenantRes
 		}
 		it.UID, it.Ownership, it.Ready = res.UID, res.Ownership, true
 		if res.Written {
+			c.rememberWrite(o, res.ResourceVersion)
 			applyTotal.WithLabelValues(gtr.Name).Inc()
 			it.LastApply = &now
 		} else {

@@ -12,6 +12,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"runtime/pprof"
@@ -120,6 +121,7 @@ func run() error {
 	cold := time.Since(started)
 	fmt.Printf("cold convergence: %d tenants × %d GlobalTenantResources in %s (%d writes)\n", *tenants, len(gtrs), cold.Round(time.Millisecond), counter.writes.Load())
 	printMetrics()
+	printAPIServerTime(ctx, env.Config)
 
 	lat, err := routeLatency(ctx, c, *tenants, *samples)
 	if err != nil {
@@ -277,7 +279,9 @@ func waitConverged(ctx context.Context, c client.Client, names []string, tenants
 		if time.Now().After(deadline) {
 			return fmt.Errorf("not converged after %s (%s)", timeout, last)
 		}
-		time.Sleep(100 * time.Millisecond)
+		// Once a second: these statuses are large, and reading them faster
+		// would load the apiserver being measured.
+		time.Sleep(time.Second)
 	}
 }
 
@@ -357,4 +361,63 @@ func printMetrics() {
 	}
 	sort.Strings(parts)
 	fmt.Println("   controller:", strings.Join(parts, ", "))
+}
+
+// printAPIServerTime prints where the apiserver spent its request time so far,
+// by verb and resource (its own apiserver_request_duration_seconds metric).
+func printAPIServerTime(ctx context.Context, cfg *rest.Config) {
+	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(cfg.Host, "/")+"/metrics", nil)
+	if err != nil {
+		return
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return
+	}
+	sums := map[string]float64{}
+	for _, line := range strings.Split(string(body), "\n") {
+		if !strings.HasPrefix(line, "apiserver_request_duration_seconds_sum{") {
+			continue
+		}
+		label := func(k string) string {
+			i := strings.Index(line, k+`="`)
+			if i < 0 {
+				return ""
+			}
+			rest := line[i+len(k)+2:]
+			return rest[:strings.IndexByte(rest, '"')]
+		}
+		var v float64
+		fmt.Sscanf(line[strings.LastIndexByte(line, ' ')+1:], "%g", &v)
+		key := label("verb") + " " + label("resource")
+		if sub := label("subresource"); sub != "" {
+			key += "/" + sub
+		}
+		sums[key] += v
+	}
+	type kv struct {
+		k string
+		v float64
+	}
+	var all []kv
+	for k, v := range sums {
+		if !strings.HasPrefix(k, "WATCH") {
+			all = append(all, kv{k, v})
+		}
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].v > all[j].v })
+	var parts []string
+	for _, e := range all[:min(len(all), 8)] {
+		parts = append(parts, fmt.Sprintf("%s %.1fs", e.k, e.v))
+	}
+	fmt.Println("   apiserver request time so far:", strings.Join(parts, ", "))
 }
