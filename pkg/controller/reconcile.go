@@ -338,9 +338,9 @@ func (c *Controller) reconcilePair(ctx context.Context, p Pair) (res reconcile.R
 	var out *render.Output
 	if prog.Scope() == v1alpha1.ScopeNone {
 		// Select here, not from status: status is written after the pairs run.
-		selected, err := c.selectTenants(ctx, prog)
-		if err != nil {
-			return reconcile.Result{}, err
+		selected, serr := c.selectTenants(ctx, prog)
+		if serr != nil {
+			return reconcile.Result{}, serr
 		}
 		var tenants []*tenant.Tenant
 		for _, name := range selected {
@@ -369,21 +369,6 @@ func (c *Controller) reconcilePair(ctx context.Context, p Pair) (res reconcile.R
 	renderTotal.WithLabelValues(p.GTR, "ok").Inc()
 
 	items, problems := c.applyAll(ctx, gtr, p.Tenant, out.Objects, prev, writer)
-	if len(problems) > 0 {
-		// Keep what is not rendered any more: nothing is pruned after a failed apply.
-		rendered := map[string]bool{}
-		for _, it := range items {
-			rendered[itemKey(it)] = true
-		}
-		for _, it := range prev {
-			if !rendered[itemKey(it)] {
-				items = append(items, it)
-			}
-		}
-		errorTotal.WithLabelValues(p.GTR, "apply").Inc()
-		r := &tenantResult{items: items, problem: fmt.Sprintf("%d of %d objects failed: %s", len(problems), len(out.Objects), truncate(strings.Join(problems, "; "), 1000))}
-		return c.failed(gtr, p.Tenant, r, "ApplyFailed", resync), nil
-	}
 	rendered := map[string]bool{}
 	for _, it := range items {
 		rendered[itemKey(it)] = true
@@ -394,12 +379,16 @@ func (c *Controller) reconcilePair(ctx context.Context, p Pair) (res reconcile.R
 			stale = append(stale, it)
 		}
 	}
+	if len(problems) > 0 {
+		// Keep what is not rendered any more: nothing is pruned after a failed apply.
+		errorTotal.WithLabelValues(p.GTR, "apply").Inc()
+		r := &tenantResult{items: append(items, stale...), problem: fmt.Sprintf("%d of %d objects failed: %s", len(problems), len(out.Objects), truncate(strings.Join(problems, "; "), 1000))}
+		return c.failed(gtr, p.Tenant, r, "ApplyFailed", resync), nil
+	}
 	left, pruneProblems := c.prune(ctx, gtr, stale, writer)
 	result := &tenantResult{items: append(items, left...)}
 	if len(pruneProblems) > 0 {
 		result.problem = "prune failed: " + truncate(strings.Join(pruneProblems, "; "), 1000)
-	}
-	if result.problem != "" {
 		return c.failed(gtr, p.Tenant, result, "PruneFailed", resync), nil
 	}
 	c.record(gtr, p.Tenant, result)
