@@ -89,19 +89,22 @@ func (c *Controller) queuePairs(ctx context.Context, gtr *v1alpha1.GlobalTenantR
 	}
 	c.watchContext(ctx, kinds)
 	all, known := c.store.trigger(gtr)
-	if prog.Scope() == v1alpha1.ScopeNone {
-		if all || !known[""] {
-			c.enqueue(Pair{GTR: gtr.Name})
-		}
-		return
-	}
+	// The pairs the scope produces: one for the cluster, or one per selected tenant.
 	want := map[string]bool{}
-	for _, t := range selected {
-		want[t] = true
+	if prog.Scope() == v1alpha1.ScopeNone {
+		want[""] = true
+	} else {
+		for _, t := range selected {
+			want[t] = true
+		}
+	}
+	for t := range want {
 		if all || !known[t] {
 			c.enqueue(Pair{GTR: gtr.Name, Tenant: t})
 		}
 	}
+	// Pairs with objects that the spec no longer produces (a tenant left the
+	// selector, the scope changed) are queued to be pruned.
 	leaving := map[string]bool{}
 	for t := range known {
 		leaving[t] = true
@@ -335,6 +338,10 @@ func (c *Controller) reconcilePair(ctx context.Context, p Pair) (res reconcile.R
 	}
 	w := &world{ctx: ctx, reader: reader, mapper: c.mapper, cache: c.cache}
 
+	// A pair the scope does not produce (the scope changed) only loses its objects.
+	if (prog.Scope() == v1alpha1.ScopeNone) != (p.Tenant == "") {
+		return reconcile.Result{}, c.pruneTenant(ctx, gtr, p.Tenant, prev, writer)
+	}
 	var out *render.Output
 	if prog.Scope() == v1alpha1.ScopeNone {
 		// Select here, not from status: status is written after the pairs run.

@@ -71,3 +71,33 @@ spec:
 		deleteGTR(ctx, id)
 	})
 })
+
+var _ = Describe("a scope change", func() {
+	It("prunes what the old scope rendered and applies what the new one renders", func(ctx SpecContext) {
+		id := uniq("rescope")
+		platform := uniq("platform")
+		createNamespace(ctx, platform)
+		a := uniq("ra")
+		createTenant(ctx, tenantFixture{name: a, labels: map[string]string{specLabel: id}, namespaces: []string{a + "-prod"}})
+		createGTR(ctx, settingsGTR(id, ""))
+		eventuallyObj(ctx, configMapGVK, a+"-prod", "settings", hasData("color", "blue"))
+		eventuallyReady(ctx, id)
+
+		patchGTR(ctx, id, map[string]any{"spec": map[string]any{
+			"scope": "None",
+			"resources": []any{map[string]any{"rawItems": []any{map[string]any{
+				"apiVersion": "v1", "kind": "ConfigMap",
+				"metadata": map[string]any{"name": "cluster-settings", "namespace": platform},
+				"data":     map[string]any{"color": "green"},
+			}}}},
+		}})
+		eventuallyObj(ctx, configMapGVK, platform, "cluster-settings", hasData("color", "green"))
+		eventuallyGone(ctx, configMapGVK, a+"-prod", "settings")
+		Eventually(func(gm Gomega) {
+			g := getGTR(ctx, id)
+			gm.Expect(g.Status.ProcessedItems).To(HaveLen(1))
+			gm.Expect(g.Status.ProcessedItems[0].Tenant).To(BeEmpty())
+		}).Should(Succeed())
+		deleteGTR(ctx, id)
+	})
+})
