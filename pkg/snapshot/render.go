@@ -92,6 +92,9 @@ func (s *Snapshot) Render(onlyTenant string) (*Result, error) {
 			}
 		}
 	}
+	// Apply order first (render.Sort is stable), and within it one tenant's
+	// objects together, in the order of the GlobalTenantResources and their items.
+	sort.SliceStable(res.Objects, func(i, j int) bool { return res.Objects[i].Tenant < res.Objects[j].Tenant })
 	render.Sort(res.Objects)
 	res.Warnings = append(res.Warnings, s.missingNamespaces(res.Objects)...)
 	return res, nil
