@@ -10,6 +10,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -122,6 +123,13 @@ func run() error {
 	fmt.Printf("cold convergence: %d tenants × %d GlobalTenantResources in %s (%d writes)\n", *tenants, len(gtrs), cold.Round(time.Millisecond), counter.writes.Load())
 	printMetrics()
 	printAPIServerTime(ctx, env.Config)
+	for _, name := range gtrs {
+		g := &v1alpha1.GlobalTenantResource{}
+		if err := c.Get(ctx, client.ObjectKey{Name: name}, g); err == nil {
+			b, _ := json.Marshal(g)
+			fmt.Printf("   %s: %d items, object size %d KiB\n", name, len(g.Status.ProcessedItems), len(b)/1024)
+		}
+	}
 
 	lat, err := routeLatency(ctx, c, *tenants, *samples)
 	if err != nil {
