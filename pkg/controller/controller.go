@@ -26,7 +26,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -66,7 +66,7 @@ type Controller struct {
 	generated cache.Cache // only objects carrying our GTR label: drift watches and live reads
 	mapper    meta.RESTMapper
 	config    *rest.Config
-	events    record.EventRecorder
+	events    events.EventRecorder
 	store     *store
 	pairs     controller.TypedController[Pair]
 	gtrs      controller.Controller
@@ -113,7 +113,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) (*Controller,
 	}
 	c := &Controller{
 		opts: opts, client: mgr.GetClient(), api: mgr.GetAPIReader(), cache: mgr.GetCache(), generated: generated,
-		mapper: mgr.GetRESTMapper(), config: mgr.GetConfig(), events: mgr.GetEventRecorderFor("tenantgen"),
+		mapper: mgr.GetRESTMapper(), config: mgr.GetConfig(), events: mgr.GetEventRecorder("tenantgen"),
 		store: newStore(), watchedCtx: map[schema.GroupVersionKind]bool{}, watchedGen: map[schema.GroupVersionKind]bool{},
 		impersonating: map[string]client.Client{}, listable: map[schema.GroupVersionKind]bool{},
 	}
@@ -269,7 +269,7 @@ func (c *Controller) contextPairs(ctx context.Context, o client.Object) []Pair {
 	gtrs := c.listGTRs(ctx)
 	for i := range gtrs {
 		g := &gtrs[i]
-		_, prog, err := c.store.state(g)
+		prog, err := c.store.program(g)
 		if err != nil {
 			continue
 		}

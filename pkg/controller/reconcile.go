@@ -46,7 +46,7 @@ func (c *Controller) reconcileGTR(ctx context.Context, req reconcile.Request) (r
 			return reconcile.Result{}, err
 		}
 	}
-	_, prog, compileErr := c.store.state(gtr)
+	prog, compileErr := c.store.program(gtr)
 	selected := gtr.Status.SelectedTenants
 	if compileErr == nil {
 		var err error
@@ -255,14 +255,14 @@ func (c *Controller) finalize(ctx context.Context, gtr *v1alpha1.GlobalTenantRes
 		}
 	}
 	if len(failed) > 0 {
-		c.events.Eventf(gtr, corev1.EventTypeWarning, "FinalizeFailed", "%d objects could not be removed: %s", len(failed), truncate(strings.Join(failed, "; "), 1000))
+		c.events.Eventf(gtr, nil, corev1.EventTypeWarning, "FinalizeFailed", "Finalize", "%d objects could not be removed: %s", len(failed), truncate(strings.Join(failed, "; "), 1000))
 		return reconcile.Result{RequeueAfter: 10 * time.Second}, nil
 	}
 	verb := "pruned"
 	if !gtr.Spec.PruneOnDelete() {
 		verb = "released (pruningOnDelete is false)"
 	}
-	c.events.Eventf(gtr, corev1.EventTypeNormal, "Finalized", "%d objects %s", len(items), verb)
+	c.events.Eventf(gtr, nil, corev1.EventTypeNormal, "Finalized", "Finalize", "%d objects %s", len(items), verb)
 	patch := client.MergeFrom(gtr.DeepCopy())
 	controllerutil.RemoveFinalizer(gtr, Finalizer)
 	if err := c.client.Patch(ctx, gtr, patch); err != nil && !apierrors.IsNotFound(err) {
@@ -319,7 +319,7 @@ func (c *Controller) reconcilePair(ctx context.Context, p Pair) (res reconcile.R
 	if !gtr.DeletionTimestamp.IsZero() || gtr.Spec.Cordoned || !controllerutil.ContainsFinalizer(gtr, Finalizer) {
 		return reconcile.Result{}, nil
 	}
-	_, prog, err := c.store.state(gtr)
+	prog, err := c.store.program(gtr)
 	if err != nil {
 		return reconcile.Result{}, nil // status reports the invalid spec
 	}
@@ -472,7 +472,7 @@ func (c *Controller) prune(ctx context.Context, gtr *v1alpha1.GlobalTenantResour
 			continue
 		}
 		pruneTotal.WithLabelValues(gtr.Name).Inc()
-		c.events.Eventf(gtr, corev1.EventTypeNormal, "Pruned", "tenant %q: %s %s/%s (%s)", it.Tenant, it.Kind, it.Namespace, it.Name, strings.ToLower(string(it.Ownership)))
+		c.events.Eventf(gtr, nil, corev1.EventTypeNormal, "Pruned", "Prune", "tenant %q: %s %s/%s (%s)", it.Tenant, it.Kind, it.Namespace, it.Name, strings.ToLower(string(it.Ownership)))
 	}
 	return left, problems
 }
@@ -512,7 +512,7 @@ func (c *Controller) failed(gtr *v1alpha1.GlobalTenantResource, tenantName strin
 		c.flush(gtr.Name)
 	}
 	if fresh {
-		c.events.Eventf(gtr, corev1.EventTypeWarning, reason, "tenant %q: %s", tenantName, r.problem)
+		c.events.Eventf(gtr, nil, corev1.EventTypeWarning, reason, "Reconcile", "tenant %q: %s", tenantName, r.problem)
 	}
 	retry := failureRetry << min(max(r.failures-1, 0), maxFailureShift)
 	return reconcile.Result{RequeueAfter: min(retry, resync)}

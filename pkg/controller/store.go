@@ -40,7 +40,6 @@ type gtrState struct {
 	generation  int64
 	program     *render.Program
 	compileErr  error
-	requestedAt string
 	// triggered is the generation and requestedAt for which every pair was queued.
 	triggered string
 	tenants   map[string]*tenantResult
@@ -54,10 +53,10 @@ type store struct {
 
 func newStore() *store { return &store{gtrs: map[string]*gtrState{}} }
 
-// state returns the state of a GlobalTenantResource, compiling its program
-// when the generation changed. Callers hold no lock on the result's program
-// (it is immutable) but must use the store's methods for tenants.
-func (s *store) state(gtr *v1alpha1.GlobalTenantResource) (*gtrState, *render.Program, error) {
+// program returns the compiled program of a GlobalTenantResource, compiling
+// it when the generation changed (a new UID starts a new state). The program
+// is immutable and safe to use without the store's lock.
+func (s *store) program(gtr *v1alpha1.GlobalTenantResource) (*render.Program, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.gtrs[gtr.Name]
@@ -65,11 +64,11 @@ func (s *store) state(gtr *v1alpha1.GlobalTenantResource) (*gtrState, *render.Pr
 		st = &gtrState{uid: gtr.UID, tenants: map[string]*tenantResult{}}
 		s.gtrs[gtr.Name] = st
 	}
-	if st.program == nil && st.compileErr == nil || st.generation != gtr.Generation {
+	if st.generation != gtr.Generation { // generations start at 1, so a new state compiles
 		st.generation = gtr.Generation
 		st.program, st.compileErr = render.Compile(gtr)
 	}
-	return st, st.program, st.compileErr
+	return st.program, st.compileErr
 }
 
 func (s *store) drop(name string) {

@@ -6,6 +6,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/projectcapsule/tenantgen/pkg/api/v1alpha1"
 )
 
@@ -45,6 +47,7 @@ spec:
 		g := eventuallyNotReady(ctx, id, "TenantsFailed", "1 of 2 tenants failed", bad+": render failed", "color")
 		Expect(g.Status.Conditions).NotTo(BeEmpty())
 		Expect(condition(g, v1alpha1.ConditionReady).Message).NotTo(ContainSubstring(good + ":"))
+		eventuallyEvent(ctx, id, corev1.EventTypeWarning, "RenderFailed", bad, "color")
 
 		By("the good tenant still converges")
 		patchTenant(ctx, good, map[string]any{"spec": map[string]any{"data": map[string]any{"color": "green"}}})

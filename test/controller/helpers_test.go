@@ -9,14 +9,15 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	gomegatypes "github.com/onsi/gomega/types"
 
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -397,18 +398,6 @@ func metricValue(name, gtr string, kv ...string) float64 {
 	return sum
 }
 
-// indent indents a block of YAML by n spaces (for embedding templates in manifests).
-func indent(n int, s string) string {
-	pad := strings.Repeat(" ", n)
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	for i, l := range lines {
-		if l != "" {
-			lines[i] = pad + l
-		}
-	}
-	return strings.Join(lines, "\n")
-}
-
 // gvkOf returns the kind of a processed item.
 func gvkOf(it v1alpha1.ProcessedItem) schema.GroupVersionKind {
 	return schema.GroupVersionKind{Group: it.Group, Version: it.Version, Kind: it.Kind}
@@ -425,4 +414,27 @@ func settledRenders(gtr string) float64 {
 		return metricValue("tenantgen_renders_total", gtr) == v
 	}).Should(BeTrue())
 	return v
+}
+
+// eventuallyEvent waits for an Event about a GlobalTenantResource with the
+// given type and reason whose note contains every substring.
+func eventuallyEvent(ctx context.Context, gtr, typ, reason string, substrings ...string) {
+	GinkgoHelper()
+	Eventually(func(gm Gomega) {
+		var list eventsv1.EventList
+		gm.Expect(k8s.List(ctx, &list)).To(Succeed())
+		var notes []string
+		for _, e := range list.Items {
+			if e.Regarding.Kind == "GlobalTenantResource" && e.Regarding.Name == gtr && e.Type == typ && e.Reason == reason {
+				notes = append(notes, e.Note)
+			}
+		}
+		gm.Expect(notes).To(ContainElement(SatisfyAll(func() []gomegatypes.GomegaMatcher {
+			var ms []gomegatypes.GomegaMatcher
+			for _, sub := range substrings {
+				ms = append(ms, ContainSubstring(sub))
+			}
+			return ms
+		}()...)), "%s events %s for %s", typ, reason, gtr)
+	}).Should(Succeed())
 }

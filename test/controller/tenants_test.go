@@ -6,6 +6,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/projectcapsule/tenantgen/pkg/api/v1alpha1"
 )
 
@@ -56,6 +58,7 @@ var _ = Describe("tenants and namespaces coming and going", func() {
 		By("a tenant deleted has its objects pruned")
 		Expect(k8s.Delete(ctx, t2Obj)).To(Succeed())
 		eventuallyGone(ctx, configMapGVK, t2+"-prod", "marker")
+		eventuallyEvent(ctx, id, corev1.EventTypeNormal, "Pruned", t2, "ConfigMap "+t2+"-prod/marker")
 		Eventually(func(gm Gomega) {
 			g := getGTR(ctx, id)
 			gm.Expect(g.Status.SelectedTenants).To(Equal([]string{t1}))
