@@ -160,7 +160,7 @@ func (c *Controller) writeStatus(ctx context.Context, gtr *v1alpha1.GlobalTenant
 		}
 		return reconcile.Result{}, err
 	}
-	c.store.forgetRemoved(gtr.Name)
+	c.store.forgetRemoved(gtr.Name, results)
 	return reconcile.Result{}, nil
 }
 

@@ -131,13 +131,16 @@ func (s *store) snapshot(name string) map[string]tenantResult {
 	return out
 }
 
-// forgetRemoved drops the results of pruned tenants once status no longer lists them.
-func (s *store) forgetRemoved(name string) {
+// forgetRemoved drops the results of pruned tenants once a status write
+// without them succeeded. Only tenants already removed in the snapshot that
+// was written are dropped: a removal recorded while the write was under way
+// has not reached status yet, and forgetting it would leave its items there.
+func (s *store) forgetRemoved(name string, written map[string]tenantResult) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if st := s.gtrs[name]; st != nil {
 		for t, r := range st.tenants {
-			if r.removed {
+			if r.removed && written[t].removed {
 				delete(st.tenants, t)
 			}
 		}
