@@ -36,10 +36,10 @@ type tenantResult struct {
 // inventory of record stays status.processedItems: on a restart the state is
 // rebuilt from it.
 type gtrState struct {
-	uid         types.UID
-	generation  int64
-	program     *render.Program
-	compileErr  error
+	uid        types.UID
+	generation int64
+	program    *render.Program
+	compileErr error
 	// triggered is the generation and requestedAt for which every pair was queued.
 	triggered string
 	tenants   map[string]*tenantResult
