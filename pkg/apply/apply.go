@@ -12,9 +12,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/projectcapsule/tenantgen/pkg/api/v1alpha1"
+	"github.com/projectcapsule/tenantgen/pkg/inventory"
 	"github.com/projectcapsule/tenantgen/pkg/render"
 )
 
@@ -60,8 +61,9 @@ type Applier struct {
 type Request struct {
 	Object       render.Object
 	FieldManager string
-	// Previous is the object's inventory entry from the last reconcile, if any.
-	Previous *v1alpha1.ProcessedItem
+	// Previous is the object's inventory entry from the last reconcile, if any
+	// (possibly an intent, without uid).
+	Previous *v1alpha1.InventoryEntry
 	Adopt    bool
 	Force    bool
 }
@@ -105,11 +107,15 @@ func (a *Applier) Apply(ctx context.Context, req Request) Result {
 	if live != nil {
 		res.UID = live.GetUID()
 		switch {
-		case req.Previous != nil && req.Previous.UID == live.GetUID():
-			res.Ownership = req.Previous.Ownership
+		case req.Previous != nil && req.Previous.UID != "" && req.Previous.UID == live.GetUID():
+			res.Ownership = v1alpha1.OwnershipCreated
+			if req.Previous.Adopted {
+				res.Ownership = v1alpha1.OwnershipAdopted
+			}
 		case managedBy(live, req.FieldManager) && onlyManager(live, req.FieldManager):
-			// Ours, but the inventory lost it (e.g. the controller stopped
-			// before writing status): nobody else ever wrote it.
+			// Ours, but the inventory has no uid for it yet (the controller
+			// stopped between the intent and the apply's record): nobody else
+			// ever wrote it.
 			res.Ownership = v1alpha1.OwnershipCreated
 		case req.Adopt:
 			res.Ownership = v1alpha1.OwnershipAdopted
@@ -147,12 +153,27 @@ func explain(err error, req Request) error {
 }
 
 // Delete removes an object tenantgen created. The UID precondition makes sure
-// a same-named object that replaced ours is never deleted.
-func (a *Applier) Delete(ctx context.Context, item v1alpha1.ProcessedItem) error {
-	u := itemObject(item)
-	uid := item.UID
-	err := a.Client.Delete(ctx, u, client.Preconditions{UID: &uid})
-	if apierrors.IsNotFound(err) {
+// a same-named object that replaced ours is never deleted. An intent entry
+// (no uid: the controller stopped before recording the apply) is deleted only
+// when the live object was written by fieldManager alone, i.e. created by us.
+func (a *Applier) Delete(ctx context.Context, e v1alpha1.InventoryEntry, fieldManager string) error {
+	ref, err := inventory.Parse(e)
+	if err != nil {
+		return err
+	}
+	uid := e.UID
+	if uid == "" {
+		live, err := a.Live(ctx, ref.Object())
+		if err != nil || live == nil {
+			return err
+		}
+		if !managedBy(live, fieldManager) || !onlyManager(live, fieldManager) {
+			return nil // never ours: the apply that would have created it found it
+		}
+		uid = live.GetUID()
+	}
+	err = a.Client.Delete(ctx, ref.Object(), client.Preconditions{UID: &uid})
+	if apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
 		return nil
 	}
 	if apierrors.IsConflict(err) {
@@ -164,10 +185,13 @@ func (a *Applier) Delete(ctx context.Context, item v1alpha1.ProcessedItem) error
 
 // Release gives back an adopted object: an empty apply drops every field
 // tenantgen owns (its labels and annotations included) and leaves the rest.
-func (a *Applier) Release(ctx context.Context, item v1alpha1.ProcessedItem, fieldManager string) error {
-	u := itemObject(item)
-	err := a.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(fieldManager), client.ForceOwnership)
-	if apierrors.IsNotFound(err) {
+func (a *Applier) Release(ctx context.Context, e v1alpha1.InventoryEntry, fieldManager string) error {
+	ref, err := inventory.Parse(e)
+	if err != nil {
+		return err
+	}
+	err = a.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(ref.Object()), client.FieldOwner(fieldManager), client.ForceOwnership)
+	if apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
 		return nil
 	}
 	return err
@@ -175,8 +199,11 @@ func (a *Applier) Release(ctx context.Context, item v1alpha1.ProcessedItem, fiel
 
 // Unmark removes tenantgen's labels and hash annotation and leaves the object
 // (pruningOnDelete: false).
-func (a *Applier) Unmark(ctx context.Context, item v1alpha1.ProcessedItem) error {
-	u := itemObject(item)
+func (a *Applier) Unmark(ctx context.Context, e v1alpha1.InventoryEntry) error {
+	ref, err := inventory.Parse(e)
+	if err != nil {
+		return err
+	}
 	patch := map[string]any{"metadata": map[string]any{
 		"labels":      map[string]any{v1alpha1.LabelGlobalTenantResource: nil, v1alpha1.LabelTenant: nil},
 		"annotations": map[string]any{AnnotationHash: nil},
@@ -185,20 +212,11 @@ func (a *Applier) Unmark(ctx context.Context, item v1alpha1.ProcessedItem) error
 	if err != nil {
 		return err
 	}
-	err = a.Client.Patch(ctx, u, client.RawPatch(types.MergePatchType, b))
-	if apierrors.IsNotFound(err) {
+	err = a.Client.Patch(ctx, ref.Object(), client.RawPatch(types.MergePatchType, b))
+	if apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
 		return nil
 	}
 	return err
-}
-
-func itemObject(item v1alpha1.ProcessedItem) *unstructured.Unstructured {
-	u := &unstructured.Unstructured{}
-	u.SetAPIVersion(strings.TrimPrefix(item.Group+"/"+item.Version, "/"))
-	u.SetKind(item.Kind)
-	u.SetNamespace(item.Namespace)
-	u.SetName(item.Name)
-	return u
 }
 
 // Hash is a stable digest of an object (encoding/json sorts map keys).

@@ -127,7 +127,7 @@ func run() error {
 		g := &v1alpha1.GlobalTenantResource{}
 		if err := c.Get(ctx, client.ObjectKey{Name: name}, g); err == nil {
 			b, _ := json.Marshal(g)
-			fmt.Printf("   %s: %d items, object size %d KiB\n", name, len(g.Status.ProcessedItems), len(b)/1024)
+			fmt.Printf("   %s: %d items, object size %d KiB\n", name, g.Status.Size, len(b)/1024)
 		}
 	}
 

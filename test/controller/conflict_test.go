@@ -32,7 +32,7 @@ var _ = Describe("objects that already exist", func() {
 
 		g := eventuallyNotReady(ctx, id, "TenantsFailed", "conflict", "settings.force")
 		GinkgoWriter.Printf("Ready message: %s\n", condition(g, v1alpha1.ConditionReady).Message)
-		it := findItem(g, "ConfigMap", t+"-prod", "settings")
+		it := findItem(ctx, g.Name, "ConfigMap", t+"-prod", "settings")
 		Expect(it).NotTo(BeNil())
 		Expect(it.Ready).To(BeFalse())
 		Expect(it.Message).To(ContainSubstring("conflict"))
@@ -46,7 +46,7 @@ var _ = Describe("objects that already exist", func() {
 		patchGTR(ctx, id, map[string]any{"spec": map[string]any{"settings": map[string]any{"force": true}}})
 		eventuallyObj(ctx, configMapGVK, t+"-prod", "settings", hasData("color", "blue"))
 		g = eventuallyReady(ctx, id)
-		it = findItem(g, "ConfigMap", t+"-prod", "settings")
+		it = findItem(ctx, g.Name, "ConfigMap", t+"-prod", "settings")
 		Expect(it.Ownership).To(Equal(v1alpha1.OwnershipAdopted))
 		Expect(it.UID).To(Equal(before.GetUID()))
 	})
@@ -61,7 +61,7 @@ var _ = Describe("objects that already exist", func() {
 
 		g := eventuallyNotReady(ctx, id, "TenantsFailed", "already exists")
 		GinkgoWriter.Printf("Ready message: %s\n", condition(g, v1alpha1.ConditionReady).Message)
-		it := findItem(g, "ConfigMap", t+"-prod", "settings")
+		it := findItem(ctx, g.Name, "ConfigMap", t+"-prod", "settings")
 		Expect(it).NotTo(BeNil())
 		Expect(it.Message).To(ContainSubstring("already exists"))
 		Expect(it.UID).To(BeEmpty(), "not in the inventory as ours")
@@ -73,7 +73,7 @@ var _ = Describe("objects that already exist", func() {
 		patchGTR(ctx, id, map[string]any{"spec": map[string]any{"settings": map[string]any{"adopt": true}}})
 		eventuallyObj(ctx, configMapGVK, t+"-prod", "settings", hasData("color", "blue"), hasData("owner", "someone-else"))
 		g = eventuallyReady(ctx, id)
-		it = findItem(g, "ConfigMap", t+"-prod", "settings")
+		it = findItem(ctx, g.Name, "ConfigMap", t+"-prod", "settings")
 		Expect(it.Ownership).To(Equal(v1alpha1.OwnershipAdopted))
 		Expect(it.UID).To(Equal(before.GetUID()))
 

@@ -64,7 +64,7 @@ func sources() []crdSource {
 	eg := "charts/gateway-helm/charts/crds/crds/generated/gateway.envoyproxy.io_"
 	cm := "deploy/crds/"
 	return []crdSource{
-		{paths: []string{"config/crd"}, want: []string{"globaltenantresources.addons.projectcapsule.dev"}},
+		{paths: []string{"config/crd"}, want: []string{"globaltenantresources.addons.projectcapsule.dev", "tenantinventories.addons.projectcapsule.dev"}},
 		{paths: []string{"test/crds"}, want: []string{"tenants.capsule.clastix.io"}},
 		{
 			// Experimental channel, for TLSRoute/TCPRoute/UDPRoute. The directory also holds
