@@ -4,7 +4,7 @@
 //
 // The model keeps every object tenantgen writes small whatever the number of
 // tenants: a GlobalTenantResource keeps only counts, and one inventory holds at
-// most spec.limits.maxObjectsPerTenant entries (≤ 2,000, about 100 bytes each).
+// most spec.limits.maxObjectsPerTenant entries (≤ 1,000, 100 to 180 bytes each).
 // Entries are recorded as intents (without uid) before an object is first
 // applied, so a crash between the apply and the next inventory write leaves no
 // object unrecorded.

@@ -67,7 +67,7 @@ type TenantInventoryStatus struct {
 	// that an object created just before a crash is still found and pruned.
 	// +optional
 	// +listType=atomic
-	// +kubebuilder:validation:MaxItems=2000
+	// +kubebuilder:validation:MaxItems=1000
 	Entries []InventoryEntry `json:"entries,omitempty"`
 }
 

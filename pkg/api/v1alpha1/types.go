@@ -150,9 +150,9 @@ type Dependency struct {
 // Limits bound a render so that one template cannot exhaust the controller.
 type Limits struct {
 	// MaxObjectsPerTenant is the most objects one tenant may render (default
-	// 1000). The bound keeps one TenantInventory well under 256 KiB.
+	// and maximum 1000): the bound keeps one TenantInventory under 256 KiB.
 	// +kubebuilder:validation:Minimum=1
-	// +kubebuilder:validation:Maximum=2000
+	// +kubebuilder:validation:Maximum=1000
 	// +optional
 	MaxObjectsPerTenant *int32 `json:"maxObjectsPerTenant,omitempty"`
 
