@@ -57,6 +57,9 @@ type Options struct {
 	Workers int
 	// DependencyRetry is how soon a pair waiting on dependsOn is retried.
 	DependencyRetry time.Duration
+	// SkipNameValidation lets one process start several managers one after
+	// the other (tests that stop and restart the controller).
+	SkipNameValidation bool
 }
 
 // Controller is the tenantgen controller.
@@ -140,13 +143,14 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) (*Controller,
 
 	c.gtrs, err = controller.New("globaltenantresource", mgr, controller.Options{
 		Reconciler: reconcile.Func(c.reconcileGTR), ReconciliationTimeout: reconcileTimeout,
+		SkipNameValidation: &opts.SkipNameValidation,
 	})
 	if err != nil {
 		return nil, err
 	}
 	c.pairs, err = controller.NewTyped[Pair]("tenantpair", mgr, controller.TypedOptions[Pair]{
 		Reconciler: reconcile.TypedFunc[Pair](c.reconcilePair), MaxConcurrentReconciles: opts.Workers,
-		ReconciliationTimeout: reconcileTimeout,
+		ReconciliationTimeout: reconcileTimeout, SkipNameValidation: &opts.SkipNameValidation,
 	})
 	if err != nil {
 		return nil, err

@@ -427,9 +427,9 @@ func controllerPhase(ctx context.Context, cfg config, root string, sum *summary,
 	sum.coldWrites, sum.coldConflicts = cold.writes(), cold.conflicts()
 	fmt.Printf("cold convergence: %d tenants × %d GTRs in %s = %.2f× the ceiling (goal ≤ 1.5×)\n",
 		cfg.tenants, len(gtrs), sum.cold.Round(time.Millisecond), sum.ratio())
-	fmt.Printf("   controller requests: %d writes (%s), %d reads; %d × 409 Conflict = %.1f%% of writes (goal ≤ 5%%)\n",
-		int(sum.coldWrites), cold.byMethod(), int(cold.reads()), int(sum.coldConflicts), pctOf(sum.coldConflicts, sum.coldWrites))
-	fmt.Printf("   controller codes: %s\n", cold.byCode())
+	fmt.Printf("   controller requests: %d writes, %d reads; %d × 409 Conflict = %.1f%% of writes (goal ≤ 5%%)\n",
+		int(sum.coldWrites), int(cold.reads()), int(sum.coldConflicts), pctOf(sum.coldConflicts, sum.coldWrites))
+	fmt.Printf("   by method: %s; by code: %s\n", cold.byMethod(), cold.byCode())
 	fmt.Printf("   tenantgen: %s\n", cold.tenantgen())
 	printAPIServerTime(ctx, env.Config)
 	sum.rssCold = p.peakRSS()
@@ -484,7 +484,7 @@ func controllerPhase(ctx context.Context, cfg config, root string, sum *summary,
 	sum.quietWrites, sum.quietConflicts, sum.quiet = delta.writes(), delta.conflicts(), cfg.quiet
 	fmt.Printf("quiet resyncs: %d write requests in %s with resyncPeriod %s (≈%d resyncs of %d pairs; goal 0)\n",
 		int(sum.quietWrites), cfg.quiet, cfg.resync, int(cfg.quiet/cfg.resync), cfg.tenants*len(gtrs))
-	fmt.Printf("   in the window: %d reads, %d × 409; writes %s; tenantgen: %s\n", int(delta.reads()), int(sum.quietConflicts), delta.byMethod(), delta.tenantgen())
+	fmt.Printf("   in the window: %d reads, %d × 409 (by method: %s); tenantgen: %s\n", int(delta.reads()), int(sum.quietConflicts), delta.byMethod(), delta.tenantgen())
 	total := after
 	fmt.Printf("409 Conflict overall: %d of %d writes = %.1f%% (goal ≤ 5%% converging, 0 quiet)\n",
 		int(total.conflicts()), int(total.writes()), pctOf(total.conflicts(), total.writes()))
@@ -943,6 +943,9 @@ func (s samples) group(label string) string {
 	var parts []string
 	for _, k := range ks {
 		parts = append(parts, fmt.Sprintf("%s %d", k, int(by[k])))
+	}
+	if len(parts) == 0 {
+		return "none"
 	}
 	return strings.Join(parts, ", ")
 }
