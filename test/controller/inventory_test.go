@@ -92,7 +92,7 @@ var _ = Describe("the inventory: one TenantInventory per tenant", func() {
 			}
 			b, err := json.Marshal(inv.Status.Entries)
 			Expect(err).NotTo(HaveOccurred())
-			Expect(len(b) / len(inv.Status.Entries)).To(BeNumerically("<", 150), "compact entries: %s", b)
+			Expect(len(b)/len(inv.Status.Entries)).To(BeNumerically("<", 150), "compact entries: %s", b)
 		}
 
 		By("a failing tenant shows in its inventory and, bounded, in the GlobalTenantResource")
