@@ -469,21 +469,39 @@ func controllerPhase(ctx context.Context, cfg config, root string, sum *summary,
 	if err := waitConverged(ctx, c, p, gtrs, cfg.tenants, cfg.timeout, false); err != nil {
 		return err
 	}
-	fmt.Printf("resyncPeriod %s: converged again in %s\n", cfg.resync, time.Since(t1).Round(time.Millisecond))
+	fmt.Printf("resyncPeriod %s: GTRs Ready at the new generation after %s\n", cfg.resync, time.Since(t1).Round(time.Millisecond))
+	// The GTR summary is not proof that every pair rendered the new
+	// generation; the inventories are. Counting before they all have would
+	// count the spec change's own writes as resync writes.
+	n, err := waitInventories(ctx, c, gtrs, cfg.tenants, cfg.timeout)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("   all %d TenantInventories at the new generation after %s\n", n, time.Since(t1).Round(time.Millisecond))
 	time.Sleep(2 * cfg.resync)
 	before, err := p.scrape()
 	if err != nil {
 		return err
 	}
-	time.Sleep(cfg.quiet)
-	after, err := p.scrape()
-	if err != nil {
-		return err
+	// Four slices of the window tell a tail of the spec change (falling) from
+	// writes every resync sends (steady).
+	var slices []string
+	prev := before
+	for i := 0; i < 4; i++ {
+		time.Sleep(cfg.quiet / 4)
+		now, err := p.scrape()
+		if err != nil {
+			return err
+		}
+		slices = append(slices, strconv.Itoa(int(now.minus(prev).writes())))
+		prev = now
 	}
+	after := prev
 	delta := after.minus(before)
 	sum.quietWrites, sum.quietConflicts, sum.quiet = delta.writes(), delta.conflicts(), cfg.quiet
 	fmt.Printf("quiet resyncs: %d write requests in %s with resyncPeriod %s (≈%d resyncs of %d pairs; goal 0)\n",
 		int(sum.quietWrites), cfg.quiet, cfg.resync, int(cfg.quiet/cfg.resync), cfg.tenants*len(gtrs))
+	fmt.Printf("   writes per quarter of the window: %s\n", strings.Join(slices, ", "))
 	fmt.Printf("   in the window: %d reads, %d × 409 (by method: %s); tenantgen: %s\n", int(delta.reads()), int(sum.quietConflicts), delta.byMethod(), delta.tenantgen())
 	total := after
 	fmt.Printf("409 Conflict overall: %d of %d writes = %.1f%% (goal ≤ 5%% converging, 0 quiet)\n",
@@ -636,6 +654,55 @@ func waitConverged(ctx context.Context, c client.Client, p *proc, names []string
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(time.Second):
+		}
+	}
+}
+
+// waitInventories waits until every TenantInventory of the GTRs is Ready and
+// rendered at its GTR's current generation, listing them every 2 seconds in
+// pages (at 10,000 tenants there are 20,000). It returns how many there are.
+func waitInventories(ctx context.Context, c client.Client, gtrs []string, tenants int, timeout time.Duration) (int, error) {
+	start := time.Now()
+	for {
+		gen := map[string]int64{}
+		for _, n := range gtrs {
+			g := &v1alpha1.GlobalTenantResource{}
+			if err := c.Get(ctx, client.ObjectKey{Name: n}, g); err != nil {
+				return 0, err
+			}
+			gen[n] = g.Generation
+		}
+		current, total := 0, 0
+		cont := ""
+		for {
+			list := &v1alpha1.TenantInventoryList{}
+			if err := c.List(ctx, list, client.Limit(500), client.Continue(cont)); err != nil {
+				return 0, err
+			}
+			for _, inv := range list.Items {
+				total++
+				ready := meta.IsStatusConditionTrue(inv.Status.Conditions, v1alpha1.ConditionReady)
+				if ready && inv.Status.RenderedGeneration == gen[inv.Spec.GlobalTenantResource] {
+					current++
+				}
+			}
+			if cont = list.Continue; cont == "" {
+				break
+			}
+		}
+		if time.Since(start) < time.Second {
+			fmt.Printf("   when the GTRs said Ready: %d of %d TenantInventories Ready at the new generation\n", current, tenants*len(gtrs))
+		}
+		if current == tenants*len(gtrs) {
+			return total, nil
+		}
+		if time.Since(start) > timeout {
+			return 0, fmt.Errorf("after %s only %d of %d TenantInventories are Ready at their GTR's generation", timeout, current, tenants*len(gtrs))
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(2 * time.Second):
 		}
 	}
 }
