@@ -76,7 +76,10 @@ type Result struct {
 	Written bool
 	// ResourceVersion is what the write returned (empty when not written).
 	ResourceVersion string
-	Err             error
+	// Sent is true when the write request was sent, whatever its outcome:
+	// a failed write may still have created the object.
+	Sent bool
+	Err  error
 }
 
 // Apply applies one object if it differs from the live one.
@@ -134,8 +137,9 @@ func (a *Applier) Apply(ctx context.Context, req Request) Result {
 		opts = append(opts, client.ForceOwnership)
 	}
 	if err := a.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(desired), opts...); err != nil {
-		return Result{Err: explain(err, req)}
+		return Result{Err: explain(err, req), Sent: true}
 	}
+	res.Sent = true
 	res.UID, res.ResourceVersion = desired.GetUID(), desired.GetResourceVersion()
 	res.Written = true
 	return res
@@ -164,6 +168,11 @@ func (a *Applier) Delete(ctx context.Context, e v1alpha1.InventoryEntry, fieldMa
 	uid := e.UID
 	if uid == "" {
 		live, err := a.Live(ctx, ref.Object())
+		if apierrors.IsForbidden(err) {
+			// Every apply reads the object first through the same check, so
+			// an object the controller may not read was never applied by it.
+			return nil
+		}
 		if err != nil || live == nil {
 			return err
 		}

@@ -80,7 +80,7 @@ func (c *Controller) reconcilePair(ctx context.Context, p Pair) (res reconcile.R
 		resync = wait.Jitter(time.Minute, 0.2)
 	}
 	if msg := c.waitingOn(ctx, gtr); msg != "" {
-		r.record(ctx, v1alpha1.ReasonWaitingDependency, msg, false)
+		r.record(ctx, v1alpha1.ReasonWaitingDependency, msg)
 		return reconcile.Result{RequeueAfter: c.opts.DependencyRetry}, nil
 	}
 	w := &world{ctx: ctx, reader: reader, mapper: c.mapper, cache: c.cache}
@@ -230,6 +230,8 @@ func (r *pairRun) applyAll(ctx context.Context, objs []render.Object, prev map[s
 			switch {
 			case before != nil && before.Version == ref.Version:
 				entries = append(entries, *before)
+			case before == nil && !res.Sent:
+				// Never written: the intent recorded for it can go.
 			default:
 				// An intent: the apply may have gone through before failing.
 				uid := types.UID("")
@@ -457,11 +459,12 @@ func (r *pairRun) deleteInventory(ctx context.Context) error {
 	return nil
 }
 
-// record writes a pair's state without touching its entries.
-func (r *pairRun) record(ctx context.Context, reason, problem string, _ bool) {
-	if r.inv != nil {
-		cond := metav1.Condition{Type: v1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: reason, Message: truncate(problem, 2000)}
-		_ = r.save(ctx, r.entries(), r.pending(), cond)
+// record writes a pair's state without touching its entries. The inventory
+// is created if need be, so that `kubectl get tinv` shows every tenant.
+func (r *pairRun) record(ctx context.Context, reason, problem string) {
+	cond := metav1.Condition{Type: v1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: reason, Message: truncate(problem, 2000)}
+	if err := r.save(ctx, r.entries(), r.pending(), cond); err != nil {
+		problem += "; writing the inventory: " + err.Error()
 	}
 	r.recordOutcome(reason, problem)
 }
@@ -493,11 +496,9 @@ func (r *pairRun) failed(ctx context.Context, reason, problem string, resync tim
 // only when the problem is new (Events are writes: a tenant failing the same
 // way must not write on every retry) and returns when to retry.
 func (r *pairRun) failedWith(ctx context.Context, entries []v1alpha1.InventoryEntry, reason, problem string, resync time.Duration) reconcile.Result {
-	if r.inv != nil || len(entries) > 0 {
-		cond := metav1.Condition{Type: v1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: reason, Message: truncate(problem, 2000)}
-		if err := r.save(ctx, entries, r.pending(), cond); err != nil {
-			problem += "; writing the inventory: " + err.Error()
-		}
+	cond := metav1.Condition{Type: v1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: reason, Message: truncate(problem, 2000)}
+	if err := r.save(ctx, entries, r.pending(), cond); err != nil {
+		problem += "; writing the inventory: " + err.Error()
 	}
 	fresh, failures := r.recordOutcome(reason, problem)
 	if fresh {

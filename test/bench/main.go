@@ -662,7 +662,7 @@ func waitConverged(ctx context.Context, c client.Client, p *proc, names []string
 // rendered at its GTR's current generation, listing them every 2 seconds in
 // pages (at 10,000 tenants there are 20,000). It returns how many there are.
 func waitInventories(ctx context.Context, c client.Client, gtrs []string, tenants int, timeout time.Duration) (int, error) {
-	start := time.Now()
+	start, first := time.Now(), true
 	for {
 		gen := map[string]int64{}
 		for _, n := range gtrs {
@@ -690,7 +690,8 @@ func waitInventories(ctx context.Context, c client.Client, gtrs []string, tenant
 				break
 			}
 		}
-		if time.Since(start) < time.Second {
+		if first {
+			first = false
 			fmt.Printf("   when the GTRs said Ready: %d of %d TenantInventories Ready at the new generation\n", current, tenants*len(gtrs))
 		}
 		if current == tenants*len(gtrs) {

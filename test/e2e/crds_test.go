@@ -52,8 +52,8 @@ func expectInvalid(err error, substr string) {
 }
 
 var _ = Describe("installed CRDs", func() {
-	It("installs exactly the expected 29 CRDs, including the experimental Gateway API routes", func() {
-		Expect(env.CRDs).To(HaveLen(29))
+	It("installs exactly the expected 30 CRDs, including the experimental Gateway API routes", func() {
+		Expect(env.CRDs).To(HaveLen(30))
 		for _, gk := range []schema.GroupKind{
 			{Group: "gateway.networking.k8s.io", Kind: "TLSRoute"},
 			{Group: "gateway.networking.k8s.io", Kind: "TCPRoute"},
@@ -61,6 +61,7 @@ var _ = Describe("installed CRDs", func() {
 			{Group: "cert-manager.io", Kind: "Issuer"},
 			{Group: "capsule.clastix.io", Kind: "Tenant"},
 			{Group: tenantgenv1alpha1.Group, Kind: "GlobalTenantResource"},
+			{Group: tenantgenv1alpha1.Group, Kind: "TenantInventory"},
 		} {
 			_, err := env.Client.RESTMapper().RESTMapping(gk)
 			Expect(err).NotTo(HaveOccurred(), "%s is not served", gk)
