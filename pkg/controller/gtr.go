@@ -123,7 +123,7 @@ func (c *Controller) queuePairs(ctx context.Context, gtr *v1alpha1.GlobalTenantR
 		kinds = append(kinds, schema.FromAPIVersionAndKind(ref.APIVersion, ref.Kind))
 	}
 	c.watchContext(ctx, kinds)
-	all, known := c.store.trigger(gtr)
+	all, known, held := c.store.trigger(gtr)
 	want := map[string]bool{}
 	for _, t := range wantedPairs(prog, selected) {
 		want[t] = true
@@ -132,12 +132,12 @@ func (c *Controller) queuePairs(ctx context.Context, gtr *v1alpha1.GlobalTenantR
 		}
 	}
 	for t := range invs {
-		if !want[t] {
+		if !want[t] && !held[t] {
 			c.enqueue(Pair{GTR: gtr.Name, Tenant: t})
 		}
 	}
 	for t := range known {
-		if !want[t] && invs[t] == nil {
+		if !want[t] && invs[t] == nil && !held[t] {
 			c.enqueue(Pair{GTR: gtr.Name, Tenant: t})
 		}
 	}
@@ -327,6 +327,9 @@ func truncate(s string, n int) string {
 func (c *Controller) finalize(ctx context.Context, gtr *v1alpha1.GlobalTenantResource, invs map[string]*v1alpha1.TenantInventory) (reconcile.Result, error) {
 	if !controllerutil.ContainsFinalizer(gtr, inventory.Finalizer) {
 		return reconcile.Result{}, nil
+	}
+	if c.store.busy(gtr) {
+		return reconcile.Result{RequeueAfter: statusDelay}, nil
 	}
 	left := 0
 	for t := range invs {
