@@ -418,7 +418,6 @@ func (r *pairRun) save(ctx context.Context, entries []v1alpha1.InventoryEntry, p
 	cond.Type = v1alpha1.ConditionReady
 	cond.ObservedGeneration = 0
 	meta.SetStatusCondition(&inv.Status.Conditions, cond)
-	inv.Status.RenderedGeneration = r.gtr.Generation
 	inv.Status.Entries = entries
 	inv.Status.Size = len(entries)
 	inv.Status.PendingDeletions = pending
