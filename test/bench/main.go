@@ -173,7 +173,7 @@ func loadTenants(ctx context.Context, c client.Client, n, routes int) error {
 		}
 		first = append(first, obj("v1", "Namespace", "", "tenant-"+t+"-system", nil, nil))
 		tn := obj("capsule.clastix.io/v1beta2", "Tenant", "", t, nil, map[string]any{"owners": []any{map[string]any{"kind": "User", "name": t}}})
-		tn.Object["status"] = map[string]any{"state": "Active", "size": int64(2), "namespaces": []any{t + "-a", t + "-b"}}
+		tn.Object["status"] = testenv.TenantStatus(map[string]any{"namespaces": []any{t + "-a", t + "-b"}})
 		first = append(first, tn)
 		for r := 0; r < routes; r++ {
 			second = append(second, route(t, fmt.Sprintf("%s-%c", t, "ab"[r%2]), fmt.Sprintf("r%02d", r), fmt.Sprintf("r%02d.%s.example.com", r, t)))

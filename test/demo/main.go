@@ -153,7 +153,7 @@ func load(ctx context.Context, c client.Client, u *unstructured.Unstructured) er
 		return err
 	}
 	if hasStatus && obj.GetKind() == "Tenant" {
-		s := &unstructured.Unstructured{Object: map[string]any{"apiVersion": obj.GetAPIVersion(), "kind": obj.GetKind(), "status": status}}
+		s := &unstructured.Unstructured{Object: map[string]any{"apiVersion": obj.GetAPIVersion(), "kind": obj.GetKind(), "status": testenv.TenantStatus(status.(map[string]any))}}
 		s.SetName(obj.GetName())
 		return c.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(s), client.FieldOwner("demo"), client.ForceOwnership)
 	}
