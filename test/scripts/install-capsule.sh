@@ -27,7 +27,7 @@ flock 9 # one build per DEST at a time; a waiting run then finds the binary and 
 
 # The manager logs "Capsule Version <tag> ..." and exits with --version. Capture first:
 # `bin --version | grep -q` can die of SIGPIPE under pipefail.
-has() { local v; [ -x "$DEST/capsule" ] && v="$("$DEST/capsule" --version 2>&1)" && [[ $v == *"Capsule Version $CAPSULE_VERSION "* ]]; }
+has() { local v; [ -x "$DEST/capsule" ] && v="$("$DEST/capsule" --version 2>&1)" && [[ $v == *"Capsule Version $CAPSULE_VERSION "* && $v != *" dirty"* ]]; }
 
 if has; then
   log "capsule $CAPSULE_VERSION present in $DEST, skipping"
@@ -37,14 +37,17 @@ else
   export CGO_ENABLED=0 GOWORK=off GOFLAGS="-mod=mod"
   TMP="$(mktemp -d)"
   trap 'rm -rf "$TMP"' EXIT
-  gomod="$(cd "$TMP" && go mod download -json "$MODULE@$CAPSULE_VERSION" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p')"
+  info="$(cd "$TMP" && go mod download -json "$MODULE@$CAPSULE_VERSION")"
+  gomod="$(sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p' <<<"$info")"
+  commit="$(sed -n 's/^[[:space:]]*"Hash": "\([0-9a-f]*\)",\{0,1\}$/\1/p' <<<"$info" | head -n1)"
   [ -f "$gomod" ] || die "cannot download $MODULE@$CAPSULE_VERSION from the module proxy"
   printf 'module tenantgen.local/build-capsule\n\ngo %s\n\nrequire %s %s\n' \
     "$(awk '$1 == "go" {print $2; exit}' "$gomod")" "$MODULE" "$CAPSULE_VERSION" >"$TMP/go.mod"
   printf '//go:build tools\n\npackage tools\n\nimport _ "%s/cmd/controller"\n' "$MODULE" >"$TMP/tools.go"
   (cd "$TMP" && go mod tidy) || die "go mod tidy failed"
   # The binary's file name is its user agent ("capsule/v0.0.0 ...").
-  ldflags="-s -w -X $MODULE/internal/version.GitTag=$CAPSULE_VERSION -X $MODULE/internal/version.GitRepo=$MODULE"
+  v="$MODULE/internal/version"
+  ldflags="-s -w -X $v.GitTag=$CAPSULE_VERSION -X $v.GitCommit=${commit:0:8} -X $v.GitDirty= -X $v.GitRepo=$MODULE"
   (cd "$TMP" && go build -trimpath -ldflags "$ldflags" -o "$TMP/capsule" "$MODULE/cmd/controller") ||
     die "building $MODULE/cmd/controller failed"
   cp "$TMP/capsule" "$DEST/.capsule.new" && chmod 0755 "$DEST/.capsule.new" && mv -f "$DEST/.capsule.new" "$DEST/capsule"
