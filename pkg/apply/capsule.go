@@ -92,9 +92,9 @@ func FromCapsule(live *unstructured.Unstructured, gtr string) (ok bool, reason s
 
 // takeOverPatch is the JSON patch that removes Capsule's marks from live: its
 // labels, any leftover ownerReference to a Capsule GlobalTenantResource, and
-// Capsule's field managers, so that tenantgen's forced apply afterwards owns the
-// object alone. It fails if the object changed since live was read.
-func takeOverPatch(live *unstructured.Unstructured, gtr string) ([]byte, error) {
+// Capsule's field managers (its Apply entry is renamed to fieldManager), so that
+// tenantgen owns the object alone. It fails if the object changed since live was read.
+func takeOverPatch(live *unstructured.Unstructured, gtr, fieldManager string) ([]byte, error) {
 	ops := []map[string]any{{"op": "test", "path": "/metadata/resourceVersion", "value": live.GetResourceVersion()}}
 	labels := live.GetLabels()
 	for _, k := range []string{capsulemeta.CreatedByCapsuleLabel, capsulemeta.NewManagedByCapsuleLabel, capsulemeta.ManagedByCapsuleLabel} {
@@ -115,19 +115,27 @@ func takeOverPatch(live *unstructured.Unstructured, gtr string) ([]byte, error) 
 			ops = append(ops, map[string]any{"op": "replace", "path": "/metadata/ownerReferences", "value": refs})
 		}
 	}
+	// Capsule's Apply entry becomes tenantgen's: tenantgen then owns exactly what
+	// Capsule applied, so its next apply removes what it does not render itself.
+	// Capsule's metadata Update entry goes (the patch removes what it owned).
 	prefix := CapsuleFieldOwnerID(gtr) + "/"
 	var kept []metav1.ManagedFieldsEntry
+	renamed := false
 	for _, f := range live.GetManagedFields() {
-		if !strings.HasPrefix(f.Manager, prefix) && f.Manager != capsuleUpdateManager {
+		switch {
+		case strings.HasPrefix(f.Manager, prefix) && f.Operation == metav1.ManagedFieldsOperationApply && f.Subresource == "" && !renamed:
+			f.Manager, renamed = fieldManager, true
+			kept = append(kept, f)
+		case strings.HasPrefix(f.Manager, prefix) || f.Manager == capsuleUpdateManager:
+		default:
 			kept = append(kept, f)
 		}
 	}
-	if kept == nil {
-		// An empty list resets managedFields: the patch's own field manager then
-		// owns what is left, until tenantgen's apply takes its fields.
-		kept = []metav1.ManagedFieldsEntry{}
+	// An empty list would reset managedFields (the apiserver then gives every field
+	// to "before-first-apply"): leave them alone instead.
+	if len(kept) > 0 {
+		ops = append(ops, map[string]any{"op": "replace", "path": "/metadata/managedFields", "value": kept})
 	}
-	ops = append(ops, map[string]any{"op": "replace", "path": "/metadata/managedFields", "value": kept})
 	return json.Marshal(ops)
 }
 
@@ -139,7 +147,7 @@ func pointerEscape(s string) string {
 // TakeOverFromCapsule removes Capsule's marks from live (see takeOverPatch) as
 // fieldManager. The object keeps its UID; Apply then applies it as created.
 func (a *Applier) TakeOverFromCapsule(ctx context.Context, live *unstructured.Unstructured, gtr, fieldManager string) error {
-	patch, err := takeOverPatch(live, gtr)
+	patch, err := takeOverPatch(live, gtr, fieldManager)
 	if err != nil {
 		return err
 	}

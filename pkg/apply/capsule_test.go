@@ -69,7 +69,7 @@ func TestTakeOverPatchRemovesCapsulesMarksOnly(t *testing.T) {
 	live := capsuleObject("gw", false)
 	live.SetOwnerReferences(append(live.GetOwnerReferences(), metav1.OwnerReference{
 		APIVersion: "capsule.clastix.io/v1beta2", Kind: "GlobalTenantResource", Name: "gw", UID: "g1"}))
-	b, err := takeOverPatch(live, "gw")
+	b, err := takeOverPatch(live, "gw", "tenantgen/gw/solar")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,23 +86,26 @@ func TestTakeOverPatchRemovesCapsulesMarksOnly(t *testing.T) {
 		"remove /metadata/labels/projectcapsule.dev~1created-by": nil,
 		"remove /metadata/labels/projectcapsule.dev~1managed-by": nil,
 		"replace /metadata/ownerReferences":                      []any{map[string]any{"apiVersion": "apps/v1", "kind": "Deployment", "name": "keep", "uid": "d1"}},
-		"replace /metadata/managedFields":                        []any{map[string]any{"manager": "kubectl-edit", "operation": "Update"}},
+		"replace /metadata/managedFields": []any{
+			map[string]any{"manager": "tenantgen/gw/solar", "operation": "Apply"},
+			map[string]any{"manager": "kubectl-edit", "operation": "Update"},
+		},
 	}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Fatalf("patch (-want +got):\n%s", d)
 	}
 }
 
-func TestTakeOverPatchResetsManagedFieldsWhenOnlyCapsuleWrote(t *testing.T) {
+func TestTakeOverPatchNeverResetsManagedFields(t *testing.T) {
 	live := capsuleObject("gw", false)
 	live.SetOwnerReferences(nil)
-	live.SetManagedFields(live.GetManagedFields()[:2])
-	b, err := takeOverPatch(live, "gw")
+	live.SetManagedFields(live.GetManagedFields()[1:2]) // only Capsule's metadata Update
+	b, err := takeOverPatch(live, "gw", "tenantgen/gw/solar")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(b), `{"op":"replace","path":"/metadata/managedFields","value":[]}`) {
-		t.Fatalf("patch %s does not reset managedFields", b)
+	if strings.Contains(string(b), "managedFields") {
+		t.Fatalf("patch %s would reset managedFields", b)
 	}
 	if strings.Contains(string(b), "ownerReferences") {
 		t.Fatalf("patch %s touches ownerReferences the object does not have", b)

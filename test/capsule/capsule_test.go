@@ -139,7 +139,13 @@ spec:
 				Expect(l).NotTo(HaveKey("projectcapsule.dev/created-by"))
 				Expect(cm.GetOwnerReferences()).To(BeEmpty())
 			}
-			Expect(managers(cm)).To(HaveLen(1), "%s/%s has one field manager: %v", cm.GetNamespace(), cm.GetName(), managers(cm))
+			for _, m := range managers(cm) {
+				if cm.GetName() == "from-capsule" {
+					Expect(m).NotTo(HavePrefix("tenantgen/"), "%s/%s", cm.GetNamespace(), cm.GetName())
+				} else {
+					Expect(m).To(HavePrefix("tenantgen/"+ourName+"/"), "%s/%s", cm.GetNamespace(), cm.GetName())
+				}
+			}
 			GinkgoWriter.Printf("%s/%s managers %v labels %v\n", cm.GetNamespace(), cm.GetName(), managers(cm), l)
 		}
 
