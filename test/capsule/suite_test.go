@@ -29,6 +29,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -95,6 +96,15 @@ var _ = BeforeSuite(func() {
 
 	startCapsule(bin)
 	startTenantgen()
+})
+
+// anyFailed makes the suite print the end of the Capsule manager's log.
+var anyFailed atomic.Bool
+
+var _ = ReportAfterEach(func(r SpecReport) {
+	if r.Failed() {
+		anyFailed.Store(true)
+	}
 })
 
 var _ = ReportAfterSuite("what Capsule and tenantgen did", func(r Report) {
@@ -171,7 +181,7 @@ spec:
 			_ = cmd.Process.Kill()
 			<-exited
 		}
-		if CurrentSpecReport().Failed() || os.Getenv("CAPSULE_LOG") != "" {
+		if anyFailed.Load() || os.Getenv("CAPSULE_LOG") != "" {
 			dumpCapsuleLog()
 		}
 	})
@@ -210,7 +220,8 @@ func dumpCapsuleLog() {
 	if len(lines) > 200 {
 		lines = lines[len(lines)-200:]
 	}
-	GinkgoWriter.Printf("---- last lines of the Capsule manager's log (%s) ----\n%s\n", capsuleLog.Name(), strings.Join(lines, "\n"))
+	// To stdout: go test prints a failing package's output.
+	fmt.Printf("---- last lines of the Capsule manager's log (%s) ----\n%s\n", capsuleLog.Name(), strings.Join(lines, "\n"))
 }
 
 // startTenantgen runs tenantgen's controller in-process, counting its writes.
