@@ -7,10 +7,15 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/projectcapsule/tenantgen/pkg/api/v1alpha1"
 	"github.com/projectcapsule/tenantgen/pkg/apply"
+	"github.com/projectcapsule/tenantgen/pkg/controller"
 	"github.com/projectcapsule/tenantgen/pkg/convert"
 )
 
@@ -161,5 +166,70 @@ spec:
 			len(res.Defaults), len(objs), tTakeOver.Round(time.Millisecond), same, len(objs))
 		timeline.add("migration: tenant %s left the selector: tenantgen pruned its 2 taken-over objects in %s; deleting the tenantgen GTR pruned the other 4",
 			moon, tPrune.Round(time.Millisecond))
+	})
+})
+
+var _ = Describe("a converted GlobalTenantResource applied while Capsule's still runs", func() {
+	It("leaves Capsule's objects alone until Capsule lets go, then takes them over", func(ctx SpecContext) {
+		sel := uniq("early")
+		tnt := uniq("rain")
+		createTenant(ctx, tnt, map[string]string{"e2e": sel}, tnt+"-prod")
+		Eventually(func() []string { return tenantNamespaces(ctx, tnt) }).Should(HaveLen(1))
+		name := uniq("early-cm")
+		manifest := fmt.Sprintf(`
+apiVersion: capsule.clastix.io/v1beta2
+kind: GlobalTenantResource
+metadata:
+  name: %[1]s
+spec:
+  tenantSelector: {matchLabels: {e2e: %[2]s}}
+  resources:
+  - rawItems:
+    - {apiVersion: v1, kind: ConfigMap, metadata: {name: early}, data: {tenant: "{{tenant.name}}"}}
+`, name, sel)
+		Expect(k8s.Create(ctx, obj(manifest))).To(Succeed())
+		var uid types.UID
+		Eventually(func(g Gomega) {
+			cm := get(ctx, configMapGVK, tnt+"-prod", "early")
+			g.Expect(cm).NotTo(BeNil())
+			g.Expect(ownerRefTo(cm, name)).To(BeTrue())
+			uid = cm.GetUID()
+		}).Should(Succeed())
+
+		res, err := convert.Convert(obj(manifest))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(k8s.Create(ctx, res.Object)).To(Succeed())
+		ours := &v1alpha1.GlobalTenantResource{}
+		Eventually(func(g Gomega) {
+			g.Expect(k8s.Get(ctx, client.ObjectKey{Name: name}, ours)).To(Succeed())
+			c := meta.FindStatusCondition(ours.Status.Conditions, v1alpha1.ConditionReady)
+			g.Expect(c).NotTo(BeNil())
+			g.Expect(ours.Status.ObservedGeneration).To(Equal(ours.Generation))
+			g.Expect(c.Status).To(Equal(metav1.ConditionFalse), "Ready while Capsule still owns the object: %s", c.Message)
+		}).Should(Succeed())
+		Consistently(func(g Gomega) {
+			cm := get(ctx, configMapGVK, tnt+"-prod", "early")
+			g.Expect(cm.GetUID()).To(Equal(uid))
+			g.Expect(ownerRefTo(cm, name)).To(BeTrue())
+			g.Expect(cm.GetLabels()).NotTo(HaveKey("addons.projectcapsule.dev/globaltenantresource"))
+		}, 3*time.Second, 200*time.Millisecond).Should(Succeed(), "tenantgen does not touch an object Capsule still owns")
+
+		capsuleGTR := obj(fmt.Sprintf("{apiVersion: capsule.clastix.io/v1beta2, kind: GlobalTenantResource, metadata: {name: %s}}", name))
+		mergePatch(ctx, capsuleGTR, map[string]any{"spec": map[string]any{"pruningOnDelete": false}})
+		Expect(k8s.Delete(ctx, capsuleGTR)).To(Succeed())
+		Eventually(func() bool { return get(ctx, capsuleGTR.GroupVersionKind(), "", name) == nil }).Should(BeTrue())
+		t0 := time.Now()
+		mergePatch(ctx, ours, map[string]any{"metadata": map[string]any{"annotations": map[string]any{
+			controller.AnnotationRequestedAt: time.Now().UTC().Format(time.RFC3339Nano)}}})
+		Eventually(func(g Gomega) {
+			cm := get(ctx, configMapGVK, tnt+"-prod", "early")
+			g.Expect(cm.GetUID()).To(Equal(uid))
+			g.Expect(cm.GetLabels()).To(HaveKeyWithValue("addons.projectcapsule.dev/globaltenantresource", name))
+			g.Expect(cm.GetLabels()).NotTo(HaveKey("projectcapsule.dev/created-by"))
+		}).Should(Succeed())
+		timeline.add("applied too early: tenantgen's GTR %s stayed Ready=False and left Capsule's object alone (UID and ownerReference unchanged for 3s); after Capsule let go, a requestedAt annotation made it take the object over in %s, UID unchanged",
+			name, time.Since(t0).Round(time.Millisecond))
+		Expect(k8s.Delete(ctx, ours)).To(Succeed())
+		Eventually(func() bool { return get(ctx, configMapGVK, tnt+"-prod", "early") == nil }).Should(BeTrue())
 	})
 })
