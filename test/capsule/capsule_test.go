@@ -155,6 +155,7 @@ spec:
 			rv[cm.GetNamespace()+"/"+cm.GetName()] = cm.GetResourceVersion()
 		}
 		n := writes.count()
+		reconciles, ourReconciles := capsuleReconciles("globaltenantresource"), tenantgenReconciles("tenantpair")
 		const quiet = 10 * time.Second
 		Consistently(func(g Gomega) {
 			for key, want := range rv {
@@ -171,8 +172,12 @@ spec:
 			}
 		}
 		Expect(ours).To(BeZero(), "tenantgen wrote ConfigMaps during the quiet window: %v", writes.since(n))
-		timeline.add("side by side: Capsule's GTR %s and tenantgen's GTR %s rendered 2 ConfigMaps each for 2 tenants; over a %s quiet window with both resyncing every 2s, 0 of the 4 objects changed resourceVersion and tenantgen sent %d ConfigMap writes",
-			capsuleName, ourName, quiet, ours)
+		resynced := capsuleReconciles("globaltenantresource") - reconciles
+		Expect(resynced).To(BeNumerically(">=", 2), "Capsule resynced its GlobalTenantResource during the window")
+		ourResynced := tenantgenReconciles("tenantpair") - ourReconciles
+		Expect(ourResynced).To(BeNumerically(">=", 2), "tenantgen resynced its (GlobalTenantResource, tenant) pairs during the window")
+		timeline.add("side by side: Capsule's GTR %s and tenantgen's GTR %s rendered 2 ConfigMaps each for 2 tenants; over a %s quiet window with both resyncing every 2s (Capsule ran %d GlobalTenantResource reconciles, tenantgen %d pair reconciles), 0 of the 4 objects changed resourceVersion and tenantgen sent %d ConfigMap writes",
+			capsuleName, ourName, quiet, resynced, ourResynced, ours)
 
 		Expect(k8s.Delete(ctx, obj(fmt.Sprintf("{apiVersion: capsule.clastix.io/v1beta2, kind: GlobalTenantResource, metadata: {name: %s}}", capsuleName)))).To(Succeed())
 		Expect(k8s.Delete(ctx, obj(fmt.Sprintf("{apiVersion: addons.projectcapsule.dev/v1alpha1, kind: GlobalTenantResource, metadata: {name: %s}}", ourName)))).To(Succeed())

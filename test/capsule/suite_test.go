@@ -21,12 +21,15 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -43,6 +46,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/projectcapsule/tenantgen/pkg/controller"
 	"github.com/projectcapsule/tenantgen/test/testenv"
@@ -63,6 +67,8 @@ var (
 	capsuleLog *os.File
 	// timeline records when things happened, for the suite's report.
 	timeline = &report{}
+	// capsuleMetrics is the manager's metrics address.
+	capsuleMetrics string
 )
 
 func TestCapsule(t *testing.T) {
@@ -161,9 +167,10 @@ spec:
 	var err error
 	capsuleLog, err = os.Create(filepath.Join(dir, "capsule.log"))
 	Expect(err).NotTo(HaveOccurred())
+	capsuleMetrics = fmt.Sprintf("127.0.0.1:%d", freePort())
 	cmd := exec.Command(bin,
 		"--webhook-port", fmt.Sprint(freePort()),
-		"--metrics-addr", fmt.Sprintf("127.0.0.1:%d", freePort()),
+		"--metrics-addr", capsuleMetrics,
 		"--webhook-cert-path", certDir,
 		"--configuration-name", "default",
 	)
@@ -209,6 +216,47 @@ spec:
 		time.Sleep(200 * time.Millisecond)
 	}
 	timeline.add("Capsule v0.14.0 manager started and healthy in %s (pid %d)", time.Since(t0).Round(time.Millisecond), cmd.Process.Pid)
+}
+
+// capsuleReconciles is how many reconciles a controller of the Capsule manager ran
+// (controller-runtime's controller_runtime_reconcile_total, summed over results).
+func capsuleReconciles(controller string) int {
+	GinkgoHelper()
+	resp, err := http.Get("http://" + capsuleMetrics + "/metrics")
+	Expect(err).NotTo(HaveOccurred())
+	defer func() { _ = resp.Body.Close() }()
+	body, err := io.ReadAll(resp.Body)
+	Expect(err).NotTo(HaveOccurred())
+	total := 0
+	re := regexp.MustCompile(`(?m)^controller_runtime_reconcile_total\{([^}]*)\} (\d+)`)
+	for _, m := range re.FindAllStringSubmatch(string(body), -1) {
+		if strings.Contains(m[1], `controller="`+controller+`"`) {
+			n, _ := strconv.Atoi(m[2])
+			total += n
+		}
+	}
+	return total
+}
+
+// tenantgenReconciles is the same count for a controller of tenantgen's in-process manager.
+func tenantgenReconciles(controller string) int {
+	GinkgoHelper()
+	families, err := ctrlmetrics.Registry.Gather()
+	Expect(err).NotTo(HaveOccurred())
+	total := 0
+	for _, f := range families {
+		if f.GetName() != "controller_runtime_reconcile_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "controller" && l.GetValue() == controller {
+					total += int(m.GetCounter().GetValue())
+				}
+			}
+		}
+	}
+	return total
 }
 
 func dumpCapsuleLog() {
