@@ -1,6 +1,6 @@
 // Command demo runs tenantgen's main job on this machine: it starts a local
 // kube-apiserver + etcd with the real Gateway API, Envoy Gateway, cert-manager
-// and Capsule Tenant CRDs, loads the fixture tenants, namespaces and routes of
+// and Capsule CRDs, loads the fixture tenants, namespaces and routes of
 // contexts/ and the GlobalTenantResources of samples/, runs the tenantgen
 // controller binary against it and prints what the controller generated and the
 // kubeconfig to use with kubectl. It then runs until interrupted, or exits
