@@ -40,8 +40,9 @@ import (
 // capsuleUpdateManager is the field manager of Capsule's metadata patches.
 const capsuleUpdateManager = "projectcapsule.dev/resource/controller"
 
-// CapsuleFieldOwnerID is the prefix of the field managers Capsule's cluster-scoped
-// GlobalTenantResource name uses for the objects it applies.
+// CapsuleFieldOwnerID is the first path element of the field managers that Capsule's
+// (cluster-scoped) GlobalTenantResource named gtr applies its objects with; test/capsule
+// checks it against the real manager.
 func CapsuleFieldOwnerID(gtr string) string {
 	h := fnv.New64a()
 	_, _ = h.Write([]byte("Cluster"))
