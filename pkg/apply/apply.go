@@ -12,9 +12,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/projectcapsule/tenantgen/pkg/api/v1alpha1"
+	"github.com/projectcapsule/tenantgen/pkg/inventory"
 	"github.com/projectcapsule/tenantgen/pkg/render"
 )
 
@@ -60,8 +61,9 @@ type Applier struct {
 type Request struct {
 	Object       render.Object
 	FieldManager string
-	// Previous is the object's inventory entry from the last reconcile, if any.
-	Previous *v1alpha1.ProcessedItem
+	// Previous is the object's inventory entry from the last reconcile, if any
+	// (possibly an intent, without uid).
+	Previous *v1alpha1.InventoryEntry
 	Adopt    bool
 	Force    bool
 }
@@ -74,7 +76,10 @@ type Result struct {
 	Written bool
 	// ResourceVersion is what the write returned (empty when not written).
 	ResourceVersion string
-	Err             error
+	// Sent is true when the write request was sent, whatever its outcome:
+	// a failed write may still have created the object.
+	Sent bool
+	Err  error
 }
 
 // Apply applies one object if it differs from the live one.
@@ -105,11 +110,15 @@ func (a *Applier) Apply(ctx context.Context, req Request) Result {
 	if live != nil {
 		res.UID = live.GetUID()
 		switch {
-		case req.Previous != nil && req.Previous.UID == live.GetUID():
-			res.Ownership = req.Previous.Ownership
+		case req.Previous != nil && req.Previous.UID != "" && req.Previous.UID == live.GetUID():
+			res.Ownership = v1alpha1.OwnershipCreated
+			if req.Previous.Adopted {
+				res.Ownership = v1alpha1.OwnershipAdopted
+			}
 		case managedBy(live, req.FieldManager) && onlyManager(live, req.FieldManager):
-			// Ours, but the inventory lost it (e.g. the controller stopped
-			// before writing status): nobody else ever wrote it.
+			// Ours, but the inventory has no uid for it yet (the controller
+			// stopped between the intent and the apply's record): nobody else
+			// ever wrote it.
 			res.Ownership = v1alpha1.OwnershipCreated
 		case a.takeOver(ctx, live, req, &res):
 			// Created by Capsule's GlobalTenantResource of the same name: now ours.
@@ -133,8 +142,9 @@ func (a *Applier) Apply(ctx context.Context, req Request) Result {
 		opts = append(opts, client.ForceOwnership)
 	}
 	if err := a.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(desired), opts...); err != nil {
-		return Result{Err: explain(err, req)}
+		return Result{Err: explain(err, req), Sent: true}
 	}
+	res.Sent = true
 	res.UID, res.ResourceVersion = desired.GetUID(), desired.GetResourceVersion()
 	res.Written = true
 	return res
@@ -150,8 +160,11 @@ func (a *Applier) takeOver(ctx context.Context, live *unstructured.Unstructured,
 	case reason != "":
 		res.Err = fmt.Errorf("%s was created by Capsule and cannot be taken over: %s", req.Object.Ref(), reason)
 	case ok:
+		// The patch is a write: if the apply after it fails, the object is already
+		// tenantgen's alone (Capsule's Apply entry now carries req.FieldManager), and
+		// the next reconcile finds it as created.
 		res.Err = a.TakeOverFromCapsule(ctx, live, gtr, req.FieldManager)
-		res.Ownership = v1alpha1.OwnershipCreated
+		res.Ownership, res.Sent = v1alpha1.OwnershipCreated, true
 	default:
 		return false
 	}
@@ -170,12 +183,32 @@ func explain(err error, req Request) error {
 }
 
 // Delete removes an object tenantgen created. The UID precondition makes sure
-// a same-named object that replaced ours is never deleted.
-func (a *Applier) Delete(ctx context.Context, item v1alpha1.ProcessedItem) error {
-	u := itemObject(item)
-	uid := item.UID
-	err := a.Client.Delete(ctx, u, client.Preconditions{UID: &uid})
-	if apierrors.IsNotFound(err) {
+// a same-named object that replaced ours is never deleted. An intent entry
+// (no uid: the controller stopped before recording the apply) is deleted only
+// when the live object was written by fieldManager alone, i.e. created by us.
+func (a *Applier) Delete(ctx context.Context, e v1alpha1.InventoryEntry, fieldManager string) error {
+	ref, err := inventory.Parse(e)
+	if err != nil {
+		return err
+	}
+	uid := e.UID
+	if uid == "" {
+		live, err := a.Live(ctx, ref.Object())
+		if apierrors.IsForbidden(err) {
+			// Every apply reads the object first through the same check, so
+			// an object the controller may not read was never applied by it.
+			return nil
+		}
+		if err != nil || live == nil {
+			return err
+		}
+		if !managedBy(live, fieldManager) || !onlyManager(live, fieldManager) {
+			return nil // never ours: the apply that would have created it found it
+		}
+		uid = live.GetUID()
+	}
+	err = a.Client.Delete(ctx, ref.Object(), client.Preconditions{UID: &uid})
+	if apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
 		return nil
 	}
 	if apierrors.IsConflict(err) {
@@ -187,10 +220,13 @@ func (a *Applier) Delete(ctx context.Context, item v1alpha1.ProcessedItem) error
 
 // Release gives back an adopted object: an empty apply drops every field
 // tenantgen owns (its labels and annotations included) and leaves the rest.
-func (a *Applier) Release(ctx context.Context, item v1alpha1.ProcessedItem, fieldManager string) error {
-	u := itemObject(item)
-	err := a.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(fieldManager), client.ForceOwnership)
-	if apierrors.IsNotFound(err) {
+func (a *Applier) Release(ctx context.Context, e v1alpha1.InventoryEntry, fieldManager string) error {
+	ref, err := inventory.Parse(e)
+	if err != nil {
+		return err
+	}
+	err = a.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(ref.Object()), client.FieldOwner(fieldManager), client.ForceOwnership)
+	if apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
 		return nil
 	}
 	return err
@@ -198,8 +234,11 @@ func (a *Applier) Release(ctx context.Context, item v1alpha1.ProcessedItem, fiel
 
 // Unmark removes tenantgen's labels and hash annotation and leaves the object
 // (pruningOnDelete: false).
-func (a *Applier) Unmark(ctx context.Context, item v1alpha1.ProcessedItem) error {
-	u := itemObject(item)
+func (a *Applier) Unmark(ctx context.Context, e v1alpha1.InventoryEntry) error {
+	ref, err := inventory.Parse(e)
+	if err != nil {
+		return err
+	}
 	patch := map[string]any{"metadata": map[string]any{
 		"labels":      map[string]any{v1alpha1.LabelGlobalTenantResource: nil, v1alpha1.LabelTenant: nil},
 		"annotations": map[string]any{AnnotationHash: nil},
@@ -208,20 +247,11 @@ func (a *Applier) Unmark(ctx context.Context, item v1alpha1.ProcessedItem) error
 	if err != nil {
 		return err
 	}
-	err = a.Client.Patch(ctx, u, client.RawPatch(types.MergePatchType, b))
-	if apierrors.IsNotFound(err) {
+	err = a.Client.Patch(ctx, ref.Object(), client.RawPatch(types.MergePatchType, b))
+	if apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
 		return nil
 	}
 	return err
-}
-
-func itemObject(item v1alpha1.ProcessedItem) *unstructured.Unstructured {
-	u := &unstructured.Unstructured{}
-	u.SetAPIVersion(strings.TrimPrefix(item.Group+"/"+item.Version, "/"))
-	u.SetKind(item.Kind)
-	u.SetNamespace(item.Namespace)
-	u.SetName(item.Name)
-	return u
 }
 
 // Hash is a stable digest of an object (encoding/json sorts map keys).

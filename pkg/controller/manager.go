@@ -12,6 +12,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/projectcapsule/tenantgen/pkg/api/v1alpha1"
+	"github.com/projectcapsule/tenantgen/pkg/connection"
 )
 
 // ManagerOptions configure the process around the controller.
@@ -47,6 +48,13 @@ func NewManager(ctx context.Context, cfg *rest.Config, o ManagerOptions) (manage
 	cfg = rest.CopyConfig(cfg)
 	if o.QPS > 0 {
 		cfg.QPS, cfg.Burst = o.QPS, max(o.Burst, int(o.QPS))
+	}
+	// While the apiserver is unreachable, requests wait in the dial instead of
+	// failing into client-go's growing backoff, so that the informers are
+	// back within a quarter second of the apiserver (see package connection).
+	if cfg.Dial == nil {
+		d := &connection.Dialer{Log: ctrl.Log.WithName("apiserver")}
+		cfg.Dial = d.DialContext
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  Scheme(),

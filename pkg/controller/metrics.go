@@ -28,8 +28,14 @@ var (
 	errorTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tenantgen_errors_total", Help: "Failed pair reconciles by stage (render, apply).",
 	}, []string{"globaltenantresource", "stage"})
+	inventoryWrites = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tenantgen_inventory_writes_total", Help: "Writes of TenantInventories (intents and outcomes).",
+	}, []string{"globaltenantresource"})
+	deletionsBlocked = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "tenantgen_deletions_blocked", Help: "Deletions the deletion brake holds until approved.",
+	}, []string{"globaltenantresource"})
 )
 
 func init() {
-	metrics.Registry.MustRegister(reconcileSeconds, renderTotal, applyTotal, skippedTotal, pruneTotal, errorTotal)
+	metrics.Registry.MustRegister(reconcileSeconds, renderTotal, applyTotal, skippedTotal, pruneTotal, errorTotal, inventoryWrites, deletionsBlocked)
 }

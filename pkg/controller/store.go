@@ -1,13 +1,14 @@
 package controller
 
 import (
-	"sort"
 	"strconv"
 	"sync"
+	"time"
 
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/projectcapsule/tenantgen/pkg/api/v1alpha1"
+	"github.com/projectcapsule/tenantgen/pkg/brake"
 	"github.com/projectcapsule/tenantgen/pkg/render"
 )
 
@@ -19,30 +20,36 @@ type Pair struct {
 	Tenant string
 }
 
-// tenantResult is what the last reconcile of a pair left.
-type tenantResult struct {
-	// items is the tenant's part of the inventory.
-	items []v1alpha1.ProcessedItem
-	// problem is why the tenant is not Ready ("" when it is).
-	problem string
-	// removed marks a tenant whose objects were pruned; status drops it.
-	removed bool
+// pairState is what this process knows of a pair since it last reconciled it.
+type pairState struct {
+	// inv is the pair's inventory as last written (or read) by this process;
+	// nil once it was deleted. The informer cache can lag behind our own
+	// writes, so a pair reconciled twice in a row reads its inventory here.
+	inv *v1alpha1.TenantInventory
+	// reason and problem say why the pair is not Ready ("" when it is).
+	reason, problem string
 	// failures counts consecutive failed reconciles, for the retry backoff.
 	failures int
+	// key is the trigger key (generation/requestedAt) of the last reconcile.
+	key string
+	// removed marks a pair whose objects were pruned and inventory deleted.
+	removed bool
 }
 
-// gtrState is what the controller keeps in memory for one GlobalTenantResource
-// between the pair reconciles and the status write that sums them up. The
-// inventory of record stays status.processedItems: on a restart the state is
-// rebuilt from it.
+// gtrState is what the controller keeps in memory for one
+// GlobalTenantResource. The inventories of record are the TenantInventory
+// objects: on a restart the state is rebuilt from them.
 type gtrState struct {
 	uid        types.UID
 	generation int64
 	program    *render.Program
 	compileErr error
-	// triggered is the generation and requestedAt for which every pair was queued.
+	// triggered is the trigger key for which every pair was queued.
 	triggered string
-	tenants   map[string]*tenantResult
+	// selected are the tenants the selector matched at the last GTR reconcile.
+	selected []string
+	pairs    map[string]*pairState
+	brake    brake.Ledger
 }
 
 // store holds the gtrStates.
@@ -53,17 +60,24 @@ type store struct {
 
 func newStore() *store { return &store{gtrs: map[string]*gtrState{}} }
 
+// state returns the state of a GlobalTenantResource; a new UID starts a new
+// one. The caller holds s.mu.
+func (s *store) state(gtr *v1alpha1.GlobalTenantResource) *gtrState {
+	st := s.gtrs[gtr.Name]
+	if st == nil || st.uid != gtr.UID {
+		st = &gtrState{uid: gtr.UID, pairs: map[string]*pairState{}}
+		s.gtrs[gtr.Name] = st
+	}
+	return st
+}
+
 // program returns the compiled program of a GlobalTenantResource, compiling
-// it when the generation changed (a new UID starts a new state). The program
-// is immutable and safe to use without the store's lock.
+// it when the generation changed. The program is immutable and safe to use
+// without the store's lock.
 func (s *store) program(gtr *v1alpha1.GlobalTenantResource) (*render.Program, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := s.gtrs[gtr.Name]
-	if st == nil || st.uid != gtr.UID {
-		st = &gtrState{uid: gtr.UID, tenants: map[string]*tenantResult{}}
-		s.gtrs[gtr.Name] = st
-	}
+	st := s.state(gtr)
 	if st.generation != gtr.Generation { // generations start at 1, so a new state compiles
 		st.generation = gtr.Generation
 		st.program, st.compileErr = render.Compile(gtr)
@@ -77,74 +91,89 @@ func (s *store) drop(name string) {
 	delete(s.gtrs, name)
 }
 
-// previous returns a tenant's inventory: from memory when this process has
-// reconciled it, otherwise from the GlobalTenantResource's status.
-func (s *store) previous(gtr *v1alpha1.GlobalTenantResource, tenant string) []v1alpha1.ProcessedItem {
+// triggerKey changes when every pair must be rendered again.
+func triggerKey(gtr *v1alpha1.GlobalTenantResource) string {
+	return strconv.FormatInt(gtr.Generation, 10) + "/" + gtr.Annotations[AnnotationRequestedAt]
+}
+
+// inventory returns the pair's inventory as this process last wrote it, and
+// whether it knows the pair at all (false: read it from the cache).
+func (s *store) inventory(gtr *v1alpha1.GlobalTenantResource, tenant string) (*v1alpha1.TenantInventory, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if st := s.gtrs[gtr.Name]; st != nil && st.uid == gtr.UID {
-		if r := st.tenants[tenant]; r != nil {
-			return append([]v1alpha1.ProcessedItem(nil), r.items...)
-		}
+	p := s.state(gtr).pairs[tenant]
+	if p == nil || p.key == "" && p.inv == nil && !p.removed {
+		return nil, false
 	}
-	var out []v1alpha1.ProcessedItem
-	for _, it := range gtr.Status.ProcessedItems {
-		if it.Tenant == tenant {
-			out = append(out, it)
-		}
-	}
-	return out
+	return p.inv, true
+}
+
+// outcome is what one pair reconcile leaves.
+type outcome struct {
+	inv             *v1alpha1.TenantInventory // nil: deleted
+	reason, problem string
 }
 
 // record stores the outcome of a pair reconcile. It reports whether the
-// outcome changed (status needs a write) and whether the problem is new (worth
-// an Event), and counts consecutive failures in r.failures.
-func (s *store) record(gtr *v1alpha1.GlobalTenantResource, tenant string, r *tenantResult) (changed, newProblem bool) {
+// GlobalTenantResource's summary may have changed and whether the problem is
+// new (worth an Event), and returns the consecutive failure count.
+func (s *store) record(gtr *v1alpha1.GlobalTenantResource, tenant string, o outcome) (changed, newProblem bool, failures int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := s.gtrs[gtr.Name]
-	if st == nil || st.uid != gtr.UID {
-		return false, false
+	st := s.state(gtr)
+	old := st.pairs[tenant]
+	p := &pairState{inv: o.inv, reason: o.reason, problem: o.problem, key: triggerKey(gtr), removed: o.inv == nil}
+	if old != nil && o.problem != "" && old.problem != "" {
+		p.failures = old.failures + 1
+	} else if o.problem != "" {
+		p.failures = 1
 	}
-	sortItems(r.items)
-	old := st.tenants[tenant]
-	if r.problem != "" && old != nil && old.problem != "" {
-		r.failures = old.failures + 1
-	} else if r.problem != "" {
-		r.failures = 1
-	}
-	st.tenants[tenant] = r
-	changed = old == nil || old.problem != r.problem || old.removed != r.removed || !sameItems(old.items, r.items)
-	return changed, r.problem != "" && (old == nil || old.problem != r.problem)
+	st.pairs[tenant] = p
+	changed = old == nil || old.problem != p.problem || old.removed != p.removed || size(old.inv) != size(p.inv) ||
+		pendingOf(old.inv) != pendingOf(p.inv)
+	newProblem = p.problem != "" && (old == nil || old.problem != p.problem)
+	return changed, newProblem, p.failures
 }
 
-// snapshot returns a copy of the tenant results for a status write.
-func (s *store) snapshot(name string) map[string]tenantResult {
+// forget drops a pair whose inventory is gone.
+func (s *store) forget(gtr *v1alpha1.GlobalTenantResource, tenant string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := map[string]tenantResult{}
-	if st := s.gtrs[name]; st != nil {
-		for t, r := range st.tenants {
-			out[t] = *r
-		}
-	}
-	return out
+	st := s.state(gtr)
+	delete(st.pairs, tenant)
+	st.brake.Forget(tenant)
 }
 
-// forgetRemoved drops the results of pruned tenants once a status write
-// without them succeeded. Only tenants already removed in the snapshot that
-// was written are dropped: a removal recorded while the write was under way
-// has not reached status yet, and forgetting it would leave its items there.
-func (s *store) forgetRemoved(name string, written map[string]tenantResult) {
+func size(inv *v1alpha1.TenantInventory) int {
+	if inv == nil {
+		return 0
+	}
+	return len(inv.Status.Entries)
+}
+
+func pendingOf(inv *v1alpha1.TenantInventory) int {
+	if inv == nil {
+		return 0
+	}
+	return inv.Status.PendingDeletions
+}
+
+// setSelected records the tenants a GlobalTenantResource selects, for the
+// triggers that map an object to the selected tenants' pairs.
+func (s *store) setSelected(gtr *v1alpha1.GlobalTenantResource, selected []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.state(gtr).selected = selected
+}
+
+// selected returns the tenants a GlobalTenantResource selected at its last reconcile.
+func (s *store) selected(name string) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if st := s.gtrs[name]; st != nil {
-		for t, r := range st.tenants {
-			if r.removed && written[t].removed {
-				delete(st.tenants, t)
-			}
-		}
+		return st.selected
 	}
+	return nil
 }
 
 // failing returns the pairs whose last reconcile failed, to retry them when
@@ -154,8 +183,8 @@ func (s *store) failing() []Pair {
 	defer s.mu.Unlock()
 	var out []Pair
 	for name, st := range s.gtrs {
-		for t, r := range st.tenants {
-			if r.problem != "" {
+		for t, p := range st.pairs {
+			if p.problem != "" {
 				out = append(out, Pair{GTR: name, Tenant: t})
 			}
 		}
@@ -165,43 +194,63 @@ func (s *store) failing() []Pair {
 
 // trigger reports whether every pair of a GlobalTenantResource must be queued
 // (first sight, new generation or new requestedAt annotation) and which
-// tenants already have a result.
+// tenants this process has reconciled.
 func (s *store) trigger(gtr *v1alpha1.GlobalTenantResource) (all bool, known map[string]bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := s.gtrs[gtr.Name]
+	st := s.state(gtr)
 	known = map[string]bool{}
-	if st == nil {
-		return true, known
+	for t, p := range st.pairs {
+		if !p.removed {
+			known[t] = true
+		}
 	}
-	for t := range st.tenants {
-		known[t] = true
-	}
-	key := strconv.FormatInt(gtr.Generation, 10) + "/" + gtr.Annotations[AnnotationRequestedAt]
-	if st.triggered != key {
+	if key := triggerKey(gtr); st.triggered != key {
 		st.triggered = key
 		return true, known
 	}
 	return false, known
 }
 
-func sortItems(items []v1alpha1.ProcessedItem) {
-	sort.Slice(items, func(i, j int) bool { return itemKey(items[i]) < itemKey(items[j]) })
+// askDeletions asks the deletion brake for a pair's stale ids and returns
+// those it may delete now.
+func (s *store) askDeletions(gtr *v1alpha1.GlobalTenantResource, tenant string, ids []string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state(gtr).brake.Ask(tenant, ids, time.Now())
 }
 
-func itemKey(it v1alpha1.ProcessedItem) string {
-	return it.Tenant + "\x00" + it.Group + "\x00" + it.Kind + "\x00" + it.Namespace + "\x00" + it.Name
+// deleted tells the brake that a pair used (or no longer needs) its grant.
+func (s *store) deleted(gtr *v1alpha1.GlobalTenantResource, tenant string, ids []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.state(gtr).brake.Done(tenant, ids)
 }
 
-func sameItems(a, b []v1alpha1.ProcessedItem) bool {
-	if len(a) != len(b) {
-		return false
+// pairSummary is a pair's state as the GlobalTenantResource's status sums it up.
+type pairSummary struct {
+	known           bool // reconciled by this process
+	reason, problem string
+	size, pending   int
+	key             string
+}
+
+// summary returns the pairs this process knows.
+func (s *store) summary(gtr *v1alpha1.GlobalTenantResource) map[string]pairSummary {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]pairSummary{}
+	for t, p := range s.state(gtr).pairs {
+		out[t] = pairSummary{known: true, reason: p.reason, problem: p.problem, size: size(p.inv), pending: pendingOf(p.inv), key: p.key}
 	}
-	for i := range a {
-		x, y := a[i], b[i]
-		if itemKey(x) != itemKey(y) || x.UID != y.UID || x.Ready != y.Ready || x.Message != y.Message || x.Ownership != y.Ownership || x.Version != y.Version || x.Origin != y.Origin {
-			return false
-		}
-	}
-	return true
+	return out
+}
+
+// decideDeletions runs the brake's decision for a GlobalTenantResource.
+func (s *store) decideDeletions(gtr *v1alpha1.GlobalTenantResource, limit int, settled, approved bool) (brake.Decision, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.state(gtr)
+	d := st.brake.Decide(time.Now(), limit, settled, approved)
+	return d, st.brake.Pending()
 }

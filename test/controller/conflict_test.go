@@ -3,6 +3,7 @@ package controller_test
 import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/api/meta"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -32,7 +33,7 @@ var _ = Describe("objects that already exist", func() {
 
 		g := eventuallyNotReady(ctx, id, "TenantsFailed", "conflict", "settings.force")
 		GinkgoWriter.Printf("Ready message: %s\n", condition(g, v1alpha1.ConditionReady).Message)
-		it := findItem(g, "ConfigMap", t+"-prod", "settings")
+		it := findItem(ctx, g.Name, "ConfigMap", t+"-prod", "settings")
 		Expect(it).NotTo(BeNil())
 		Expect(it.Ready).To(BeFalse())
 		Expect(it.Message).To(ContainSubstring("conflict"))
@@ -46,7 +47,7 @@ var _ = Describe("objects that already exist", func() {
 		patchGTR(ctx, id, map[string]any{"spec": map[string]any{"settings": map[string]any{"force": true}}})
 		eventuallyObj(ctx, configMapGVK, t+"-prod", "settings", hasData("color", "blue"))
 		g = eventuallyReady(ctx, id)
-		it = findItem(g, "ConfigMap", t+"-prod", "settings")
+		it = findItem(ctx, g.Name, "ConfigMap", t+"-prod", "settings")
 		Expect(it.Ownership).To(Equal(v1alpha1.OwnershipAdopted))
 		Expect(it.UID).To(Equal(before.GetUID()))
 	})
@@ -61,10 +62,15 @@ var _ = Describe("objects that already exist", func() {
 
 		g := eventuallyNotReady(ctx, id, "TenantsFailed", "already exists")
 		GinkgoWriter.Printf("Ready message: %s\n", condition(g, v1alpha1.ConditionReady).Message)
-		it := findItem(g, "ConfigMap", t+"-prod", "settings")
-		Expect(it).NotTo(BeNil())
-		Expect(it.Message).To(ContainSubstring("already exists"))
-		Expect(it.UID).To(BeEmpty(), "not in the inventory as ours")
+		Expect(findItem(ctx, g.Name, "ConfigMap", t+"-prod", "settings")).To(BeNil(), "a refused object is not in the inventory")
+		Eventually(func(gm Gomega) {
+			invs := inventories(ctx, g.Name)
+			gm.Expect(invs).To(HaveLen(1), "the failing tenant has its inventory, with its state")
+			c := meta.FindStatusCondition(invs[0].Status.Conditions, v1alpha1.ConditionReady)
+			gm.Expect(c).NotTo(BeNil())
+			gm.Expect(c.Reason).To(Equal(v1alpha1.ReasonApplyFailed))
+			gm.Expect(c.Message).To(ContainSubstring("already exists"))
+		}).Should(Succeed())
 		Consistently(func() string {
 			return getObj(ctx, configMapGVK, t+"-prod", "settings").GetResourceVersion()
 		}).Should(Equal(before.GetResourceVersion()))
@@ -73,7 +79,7 @@ var _ = Describe("objects that already exist", func() {
 		patchGTR(ctx, id, map[string]any{"spec": map[string]any{"settings": map[string]any{"adopt": true}}})
 		eventuallyObj(ctx, configMapGVK, t+"-prod", "settings", hasData("color", "blue"), hasData("owner", "someone-else"))
 		g = eventuallyReady(ctx, id)
-		it = findItem(g, "ConfigMap", t+"-prod", "settings")
+		it := findItem(ctx, g.Name, "ConfigMap", t+"-prod", "settings")
 		Expect(it.Ownership).To(Equal(v1alpha1.OwnershipAdopted))
 		Expect(it.UID).To(Equal(before.GetUID()))
 

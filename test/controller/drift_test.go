@@ -63,7 +63,7 @@ var _ = Describe("drift", func() {
 		}).Should(Succeed())
 		hasData("color", "blue")(Default, recreated)
 		Eventually(func(g Gomega) {
-			it := findItem(getGTR(ctx, id), "ConfigMap", t+"-prod", "settings")
+			it := findItem(ctx, id, "ConfigMap", t+"-prod", "settings")
 			g.Expect(it).NotTo(BeNil())
 			g.Expect(it.UID).To(Equal(recreated.GetUID()))
 			g.Expect(it.Ownership).To(Equal(v1alpha1.OwnershipCreated))

@@ -29,6 +29,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/projectcapsule/tenantgen/pkg/api/v1alpha1"
+	"github.com/projectcapsule/tenantgen/pkg/inventory"
 	"github.com/projectcapsule/tenantgen/pkg/manifest"
 	"github.com/projectcapsule/tenantgen/test/testenv"
 )
@@ -327,10 +328,55 @@ func hasData(key, value string) func(Gomega, *unstructured.Unstructured) {
 	}
 }
 
-// itemsOf returns the processed items of one tenant.
-func itemsOf(g *v1alpha1.GlobalTenantResource, tenantName string) []v1alpha1.ProcessedItem {
-	var out []v1alpha1.ProcessedItem
-	for _, it := range g.Status.ProcessedItems {
+// item is one inventory entry as the specs look at it.
+type item struct {
+	inventory.Ref
+	Tenant    string
+	UID       types.UID
+	Ownership v1alpha1.Ownership
+	// Ready and Message are those of the tenant's inventory: objects have no
+	// state of their own in the compact inventory.
+	Ready   bool
+	Message string
+}
+
+// inventories lists a GlobalTenantResource's TenantInventories.
+func inventories(ctx context.Context, gtr string) []v1alpha1.TenantInventory {
+	GinkgoHelper()
+	list := &v1alpha1.TenantInventoryList{}
+	Expect(k8s.List(ctx, list, client.MatchingLabels{v1alpha1.LabelGlobalTenantResource: gtr})).To(Succeed())
+	return list.Items
+}
+
+// items returns every inventory entry of a GlobalTenantResource, sorted by tenant and id.
+func items(ctx context.Context, gtr string) []item {
+	GinkgoHelper()
+	var out []item
+	for _, inv := range inventories(ctx, gtr) {
+		ready := meta.IsStatusConditionTrue(inv.Status.Conditions, v1alpha1.ConditionReady)
+		msg := ""
+		if c := meta.FindStatusCondition(inv.Status.Conditions, v1alpha1.ConditionReady); c != nil {
+			msg = c.Message
+		}
+		for _, e := range inv.Status.Entries {
+			ref, err := inventory.Parse(e)
+			Expect(err).NotTo(HaveOccurred())
+			own := v1alpha1.OwnershipCreated
+			if e.Adopted {
+				own = v1alpha1.OwnershipAdopted
+			}
+			out = append(out, item{Ref: ref, Tenant: inv.Spec.Tenant, UID: e.UID, Ownership: own, Ready: ready, Message: msg})
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Tenant < out[j].Tenant })
+	return out
+}
+
+// itemsOf returns the inventory entries of one tenant.
+func itemsOf(ctx context.Context, gtr, tenantName string) []item {
+	GinkgoHelper()
+	var out []item
+	for _, it := range items(ctx, gtr) {
 		if it.Tenant == tenantName {
 			out = append(out, it)
 		}
@@ -338,14 +384,26 @@ func itemsOf(g *v1alpha1.GlobalTenantResource, tenantName string) []v1alpha1.Pro
 	return out
 }
 
-// findItem returns the processed item of an object, or nil.
-func findItem(g *v1alpha1.GlobalTenantResource, kind, namespace, name string) *v1alpha1.ProcessedItem {
-	for i, it := range g.Status.ProcessedItems {
+// findItem returns the inventory entry of an object, or nil.
+func findItem(ctx context.Context, gtr, kind, namespace, name string) *item {
+	GinkgoHelper()
+	for _, it := range items(ctx, gtr) {
 		if it.Kind == kind && it.Namespace == namespace && it.Name == name {
-			return &g.Status.ProcessedItems[i]
+			return &it
 		}
 	}
 	return nil
+}
+
+// inventoriedTenants returns the tenants that have an inventory, sorted.
+func inventoriedTenants(ctx context.Context, gtr string) []string {
+	GinkgoHelper()
+	var out []string
+	for _, inv := range inventories(ctx, gtr) {
+		out = append(out, inv.Spec.Tenant)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // listenerHostnames returns the hostnames of a Gateway's HTTPS listeners, sorted.
@@ -396,11 +454,6 @@ func metricValue(name, gtr string, kv ...string) float64 {
 		}
 	}
 	return sum
-}
-
-// gvkOf returns the kind of a processed item.
-func gvkOf(it v1alpha1.ProcessedItem) schema.GroupVersionKind {
-	return schema.GroupVersionKind{Group: it.Group, Version: it.Version, Kind: it.Kind}
 }
 
 // settledRenders waits until a GlobalTenantResource's render count stops moving

@@ -60,7 +60,7 @@ var _ = Describe("spec.serviceAccount", func() {
 		eventuallyObj(ctx, configMapGVK, t+"-prod", "derived", hasData("color", "blue"))
 		g = eventuallyReady(ctx, id)
 		Expect(g.Status.ServiceAccount).To(Equal(user))
-		it := findItem(g, "ConfigMap", t+"-prod", "derived")
+		it := findItem(ctx, g.Name, "ConfigMap", t+"-prod", "derived")
 		Expect(it).NotTo(BeNil())
 		Expect(it.Ready).To(BeTrue())
 

@@ -100,7 +100,7 @@ var _ = Describe("spec.dependsOn", func() {
 
 		eventuallyNotReady(ctx, idA, "TenantsFailed", "source")
 		g := eventuallyNotReady(ctx, idB, "TenantsFailed", fmt.Sprintf("waiting for globaltenantresource %q", idA))
-		Expect(g.Status.ProcessedItems).To(BeEmpty())
+		Expect(items(ctx, g.Name)).To(BeEmpty())
 		Consistently(func() *unstructured.Unstructured {
 			return getObj(ctx, configMapGVK, t+"-prod", "settings")
 		}).Should(BeNil())

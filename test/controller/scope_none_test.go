@@ -47,8 +47,8 @@ spec:
 
 		eventuallyObj(ctx, configMapGVK, platform, "tenants", hasData("names", a+","+b), hasData("count", "2"))
 		g := eventuallyReady(ctx, id)
-		Expect(g.Status.SelectedTenants).To(ConsistOf(a, b))
-		item := findItem(g, "ConfigMap", platform, "tenants")
+		Expect(g.Status.TenantCount).To(Equal(2), "both tenants selected")
+		item := findItem(ctx, g.Name, "ConfigMap", platform, "tenants")
 		Expect(item).NotTo(BeNil())
 		Expect(item.Tenant).To(BeEmpty(), "scope None renders for no tenant")
 		cm := getObj(ctx, configMapGVK, platform, "tenants")
@@ -95,8 +95,8 @@ var _ = Describe("a scope change", func() {
 		eventuallyGone(ctx, configMapGVK, a+"-prod", "settings")
 		Eventually(func(gm Gomega) {
 			g := getGTR(ctx, id)
-			gm.Expect(g.Status.ProcessedItems).To(HaveLen(1))
-			gm.Expect(g.Status.ProcessedItems[0].Tenant).To(BeEmpty())
+			gm.Expect(items(ctx, g.Name)).To(HaveLen(1))
+			gm.Expect(items(ctx, g.Name)[0].Tenant).To(BeEmpty())
 		}).Should(Succeed())
 		deleteGTR(ctx, id)
 	})

@@ -105,14 +105,14 @@ var _ = Describe("the seed example (samples/capsule-envoy-gateway.yaml)", func()
 		By("status: Ready, selected tenants, size and an inventory with the live UIDs")
 		for _, n := range []string{gateway, issuer} {
 			g := eventuallyReady(ctx, n)
-			Expect(g.Status.SelectedTenants).To(Equal(sorted(solar, wind)))
+			Expect(inventoriedTenants(ctx, g.Name)).To(Equal(sorted(solar, wind)))
 			Expect(g.Status.TenantCount).To(Equal(2))
-			Expect(g.Status.Size).To(Equal(len(g.Status.ProcessedItems)))
-			for _, it := range g.Status.ProcessedItems {
+			Expect(g.Status.Size).To(Equal(len(items(ctx, g.Name))))
+			for _, it := range items(ctx, g.Name) {
 				Expect(it.UID).NotTo(BeEmpty())
 				Expect(it.Ready).To(BeTrue(), it.Message)
 				Expect(it.Ownership).To(Equal(v1alpha1.OwnershipCreated))
-				live := getObj(ctx, gvkOf(it), it.Namespace, it.Name)
+				live := getObj(ctx, it.GroupVersionKind, it.Namespace, it.Name)
 				Expect(live).NotTo(BeNil(), "%s %s/%s", it.Kind, it.Namespace, it.Name)
 				Expect(live.GetUID()).To(Equal(it.UID))
 			}

@@ -44,7 +44,7 @@ var _ = Describe("tenants and namespaces coming and going", func() {
 		createGTR(ctx, markerGTR(id))
 		eventuallyObj(ctx, configMapGVK, t1+"-prod", "marker", hasData("tenant", t1), hasData("namespace", t1+"-prod"))
 		g := eventuallyReady(ctx, id)
-		Expect(g.Status.SelectedTenants).To(Equal([]string{t1}))
+		Expect(inventoriedTenants(ctx, g.Name)).To(Equal([]string{t1}))
 		Expect(getObj(ctx, configMapGVK, t1+"-dev", "marker")).To(BeNil(), "namespaceSelector excludes stage=dev")
 
 		By("a tenant added gets its objects")
@@ -53,7 +53,7 @@ var _ = Describe("tenants and namespaces coming and going", func() {
 			nsLabels: map[string]map[string]string{t2 + "-prod": {"stage": "prod"}},
 		})
 		eventuallyObj(ctx, configMapGVK, t2+"-prod", "marker", hasData("tenant", t2))
-		Eventually(func() []string { return getGTR(ctx, id).Status.SelectedTenants }).Should(Equal(sorted(t1, t2)))
+		Eventually(func() []string { return inventoriedTenants(ctx, id) }).Should(Equal(sorted(t1, t2)))
 
 		By("a tenant deleted has its objects pruned")
 		Expect(k8s.Delete(ctx, t2Obj)).To(Succeed())
@@ -61,8 +61,8 @@ var _ = Describe("tenants and namespaces coming and going", func() {
 		eventuallyEvent(ctx, id, corev1.EventTypeNormal, "Pruned", t2, "ConfigMap "+t2+"-prod/marker")
 		Eventually(func(gm Gomega) {
 			g := getGTR(ctx, id)
-			gm.Expect(g.Status.SelectedTenants).To(Equal([]string{t1}))
-			gm.Expect(itemsOf(g, t2)).To(BeEmpty())
+			gm.Expect(inventoriedTenants(ctx, g.Name)).To(Equal([]string{t1}))
+			gm.Expect(itemsOf(ctx, g.Name, t2)).To(BeEmpty())
 			gm.Expect(g.Status.Size).To(Equal(1))
 		}).Should(Succeed())
 
@@ -79,7 +79,7 @@ var _ = Describe("tenants and namespaces coming and going", func() {
 		eventuallyGone(ctx, configMapGVK, t1+"-prod", "marker")
 		Eventually(func(gm Gomega) {
 			var nss []string
-			for _, it := range getGTR(ctx, id).Status.ProcessedItems {
+			for _, it := range items(ctx, id) {
 				nss = append(nss, it.Namespace)
 			}
 			gm.Expect(nss).To(Equal([]string{t1 + "-dev", t1 + "-extra"}))
@@ -91,8 +91,8 @@ var _ = Describe("tenants and namespaces coming and going", func() {
 		eventuallyGone(ctx, configMapGVK, t1+"-extra", "marker")
 		Eventually(func(gm Gomega) {
 			g := getGTR(ctx, id)
-			gm.Expect(g.Status.SelectedTenants).To(BeEmpty())
-			gm.Expect(g.Status.ProcessedItems).To(BeEmpty())
+			gm.Expect(inventoriedTenants(ctx, g.Name)).To(BeEmpty())
+			gm.Expect(items(ctx, g.Name)).To(BeEmpty())
 			gm.Expect(condition(g, v1alpha1.ConditionReady)).NotTo(BeNil())
 		}).Should(Succeed())
 

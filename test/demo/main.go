@@ -26,11 +26,11 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	"github.com/projectcapsule/tenantgen/pkg/api/v1alpha1"
+	"github.com/projectcapsule/tenantgen/pkg/inventory"
 	"github.com/projectcapsule/tenantgen/pkg/manifest"
 	"github.com/projectcapsule/tenantgen/test/testenv"
 )
@@ -194,23 +194,34 @@ func waitReady(ctx context.Context, c client.Client, names []string, timeout tim
 
 // printGenerated prints every object in the GlobalTenantResources' inventories.
 func printGenerated(ctx context.Context, c client.Client, names []string) error {
-	var items []v1alpha1.ProcessedItem
+	type item struct {
+		tenant string
+		ref    inventory.Ref
+	}
+	var items []item
 	for _, n := range names {
-		g := &v1alpha1.GlobalTenantResource{}
-		if err := c.Get(ctx, client.ObjectKey{Name: n}, g); err != nil {
+		list := &v1alpha1.TenantInventoryList{}
+		if err := c.List(ctx, list, client.MatchingLabels{v1alpha1.LabelGlobalTenantResource: n}); err != nil {
 			return err
 		}
-		items = append(items, g.Status.ProcessedItems...)
+		for _, inv := range list.Items {
+			for _, e := range inv.Status.Entries {
+				ref, err := inventory.Parse(e)
+				if err != nil {
+					return err
+				}
+				items = append(items, item{tenant: inv.Spec.Tenant, ref: ref})
+			}
+		}
 	}
-	sort.SliceStable(items, func(i, j int) bool { return items[i].Tenant < items[j].Tenant })
+	sort.SliceStable(items, func(i, j int) bool { return items[i].tenant < items[j].tenant })
 	if len(items) == 0 {
 		return errors.New("the controller generated nothing")
 	}
 	for _, it := range items {
-		u := &unstructured.Unstructured{}
-		u.SetGroupVersionKind(schema.GroupVersionKind{Group: it.Group, Version: it.Version, Kind: it.Kind})
-		if err := c.Get(ctx, client.ObjectKey{Namespace: it.Namespace, Name: it.Name}, u); err != nil {
-			return fmt.Errorf("%s %s/%s is in the inventory but: %w", it.Kind, it.Namespace, it.Name, err)
+		u := it.ref.Object()
+		if err := c.Get(ctx, client.ObjectKey{Namespace: it.ref.Namespace, Name: it.ref.Name}, u); err != nil {
+			return fmt.Errorf("%s is in the inventory but: %w", it.ref, err)
 		}
 		// Print what a person wants to read: no managedFields or server noise.
 		u.SetManagedFields(nil)
@@ -221,7 +232,7 @@ func printGenerated(ctx context.Context, c client.Client, names []string) error 
 		if err != nil {
 			return err
 		}
-		fmt.Printf("---\n# tenant %s, %s\n%s", it.Tenant, it.Origin, b)
+		fmt.Printf("---\n# tenant %s\n%s", it.tenant, b)
 	}
 	return nil
 }

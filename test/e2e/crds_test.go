@@ -52,8 +52,8 @@ func expectInvalid(err error, substr string) {
 }
 
 var _ = Describe("installed CRDs", func() {
-	It("installs exactly the expected 40 CRDs: Capsule's 12, the experimental Gateway API routes, ...", func() {
-		Expect(env.CRDs).To(HaveLen(40))
+	It("installs exactly the expected 41 CRDs: Capsule's 12, the experimental Gateway API routes, ...", func() {
+		Expect(env.CRDs).To(HaveLen(41))
 		for _, gk := range []schema.GroupKind{
 			{Group: "gateway.networking.k8s.io", Kind: "TLSRoute"},
 			{Group: "gateway.networking.k8s.io", Kind: "TCPRoute"},
@@ -63,6 +63,7 @@ var _ = Describe("installed CRDs", func() {
 			{Group: "capsule.clastix.io", Kind: "GlobalTenantResource"},
 			{Group: "capsule.clastix.io", Kind: "CapsuleConfiguration"},
 			{Group: tenantgenv1alpha1.Group, Kind: "GlobalTenantResource"},
+			{Group: tenantgenv1alpha1.Group, Kind: "TenantInventory"},
 		} {
 			_, err := env.Client.RESTMapper().RESTMapping(gk)
 			Expect(err).NotTo(HaveOccurred(), "%s is not served", gk)

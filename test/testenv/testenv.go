@@ -71,7 +71,7 @@ func sources() []crdSource {
 	eg := "charts/gateway-helm/charts/crds/crds/generated/gateway.envoyproxy.io_"
 	cm := "deploy/crds/"
 	return []crdSource{
-		{paths: []string{"config/crd"}, want: []string{"globaltenantresources.addons.projectcapsule.dev"}},
+		{paths: []string{"config/crd"}, want: []string{"globaltenantresources.addons.projectcapsule.dev", "tenantinventories.addons.projectcapsule.dev"}},
 		{
 			// Every CRD of Capsule's chart; the directory's .patch files (Helm conversion
 			// webhook patches) are not CRDs and envtest reads only .yaml/.yml/.json files.

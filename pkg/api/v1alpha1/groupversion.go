@@ -30,7 +30,7 @@ var (
 )
 
 func addKnownTypes(s *runtime.Scheme) error {
-	s.AddKnownTypes(GroupVersion, &GlobalTenantResource{}, &GlobalTenantResourceList{})
+	s.AddKnownTypes(GroupVersion, &GlobalTenantResource{}, &GlobalTenantResourceList{}, &TenantInventory{}, &TenantInventoryList{})
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil
 }

@@ -3,7 +3,7 @@ package v1alpha1
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 // Scope says what one render is done for.
@@ -44,8 +44,9 @@ const (
 	OwnershipAdopted Ownership = "Adopted"
 )
 
-// Ownership marks set on every generated object. They make objects findable
-// (kubectl get -l); deletes are decided by status.processedItems, never by labels.
+// Ownership marks set on every generated object (and on TenantInventories). They
+// make objects findable (kubectl get -l); deletes are decided by the
+// TenantInventories, never by labels.
 const (
 	LabelGlobalTenantResource = Group + "/globaltenantresource"
 	LabelTenant               = Group + "/tenant"
@@ -56,6 +57,10 @@ const (
 	ConditionReady    = "Ready"
 	ConditionCordoned = "Cordoned"
 )
+
+// AnnotationApproveDeletions on a GlobalTenantResource releases the deletions
+// that the deletion brake holds at that moment; the controller removes it.
+const AnnotationApproveDeletions = Group + "/approve-deletions"
 
 // GlobalTenantResourceSpec is the desired state: what to render for which tenants.
 //
@@ -144,14 +149,26 @@ type Dependency struct {
 
 // Limits bound a render so that one template cannot exhaust the controller.
 type Limits struct {
-	// MaxObjectsPerTenant is the most objects one tenant may render (default 1000).
+	// MaxObjectsPerTenant is the most objects one tenant may render (default
+	// and maximum 1000): the bound keeps one TenantInventory under 256 KiB.
 	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
 	// +optional
 	MaxObjectsPerTenant *int32 `json:"maxObjectsPerTenant,omitempty"`
 
 	// RenderTimeout bounds the template execution of one tenant (default 5s).
 	// +optional
 	RenderTimeout *metav1.Duration `json:"renderTimeout,omitempty"`
+
+	// MaxDeletions is the most objects one change may delete without approval:
+	// an integer, or a percentage of the objects in the inventory (default 10%,
+	// never fewer than 10 objects). A change that would delete more deletes none
+	// of them until the GlobalTenantResource is annotated with
+	// addons.projectcapsule.dev/approve-deletions=true.
+	// +kubebuilder:validation:XIntOrString
+	// +kubebuilder:validation:Pattern=`^(100|[1-9]?[0-9])%$|^[0-9]+$`
+	// +optional
+	MaxDeletions *intstr.IntOrString `json:"maxDeletions,omitempty"`
 }
 
 // ResourceSpec is one block of objects: existing objects to copy, inline objects,
@@ -246,67 +263,69 @@ type Generator struct {
 	MissingKey MissingKey `json:"missingKey,omitempty"`
 }
 
-// GlobalTenantResourceStatus is what the controller observed and did.
+// GlobalTenantResourceStatus is a bounded summary of what the controller did:
+// counts, conditions and the first few failing tenants. The per-tenant state and
+// the inventory of record live in one TenantInventory per tenant, so this
+// object does not grow with the number of tenants.
 type GlobalTenantResourceStatus struct {
 	// ObservedGeneration is the generation the status describes.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// Conditions: Ready (reason and message name failing tenants) and Cordoned.
+	// Conditions: Ready (reason and message name failing tenants or pending
+	// deletions) and Cordoned.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 
-	// SelectedTenants are the tenants the selector matched, sorted.
-	// +optional
-	SelectedTenants []string `json:"selectedTenants,omitempty"`
-
-	// TenantCount is len(selectedTenants), for the printer column.
+	// TenantCount is the number of tenants the selector matched.
 	// +optional
 	TenantCount int `json:"tenantCount,omitempty"`
 
-	// Size is the number of processed items.
+	// ReadyTenants is the number of selected tenants whose objects are all applied.
+	// +optional
+	ReadyTenants int `json:"readyTenants,omitempty"`
+
+	// FailedTenants is the number of tenants whose last reconcile failed.
+	// +optional
+	FailedTenants int `json:"failedTenants,omitempty"`
+
+	// Size is the number of objects in the inventories of this GlobalTenantResource.
 	// +optional
 	Size int `json:"size,omitempty"`
 
-	// ProcessedItems is the inventory of record: what tenantgen manages, with UIDs.
-	// Pruning deletes only what is listed here, never what labels alone suggest.
+	// PendingDeletions is the number of objects whose deletion waits for
+	// approval (see spec.limits.maxDeletions).
 	// +optional
-	ProcessedItems []ProcessedItem `json:"processedItems,omitempty"`
+	PendingDeletions int `json:"pendingDeletions,omitempty"`
+
+	// Failing lists the first few failing tenants, sorted by name; the rest are
+	// found with `kubectl get tenantinventories -l <inventorySelector>`.
+	// +optional
+	// +kubebuilder:validation:MaxItems=10
+	Failing []TenantProblem `json:"failing,omitempty"`
+
+	// InventorySelector is the label selector of this GlobalTenantResource's
+	// TenantInventories.
+	// +optional
+	InventorySelector string `json:"inventorySelector,omitempty"`
 
 	// ServiceAccount is the identity actually used for reads and writes.
 	// +optional
 	ServiceAccount string `json:"serviceAccount,omitempty"`
 }
 
-// ProcessedItem is one object in the inventory.
-type ProcessedItem struct {
-	// +optional
-	Group   string `json:"group,omitempty"`
-	Version string `json:"version"`
-	Kind    string `json:"kind"`
-	// +optional
-	Namespace string `json:"namespace,omitempty"`
-	Name      string `json:"name"`
-	// +optional
-	UID types.UID `json:"uid,omitempty"`
-	// Tenant the object was rendered for; empty in scope None.
+// TenantProblem names a failing tenant.
+type TenantProblem struct {
+	// Tenant is the tenant's name; empty in scope None.
 	// +optional
 	Tenant string `json:"tenant,omitempty"`
-	// Origin is the template or item that produced the object, e.g. resources[0].generators[1].
-	// +optional
-	Origin string `json:"origin,omitempty"`
-	// Ownership says whether tenantgen created or adopted the object.
-	Ownership Ownership `json:"ownership"`
-	// Ready is true when the last apply of the object succeeded.
-	Ready bool `json:"ready"`
-	// Message explains a failed apply.
+	// Reason is a CamelCase word, as in the tenant's Ready condition.
+	Reason string `json:"reason"`
+	// Message is the start of the tenant's Ready message.
 	// +optional
 	Message string `json:"message,omitempty"`
-	// LastApply is when the object was last written.
-	// +optional
-	LastApply *metav1.Time `json:"lastApply,omitempty"`
 }
 
 // GlobalTenantResource renders, applies and prunes objects for every selected Capsule tenant.
@@ -315,8 +334,10 @@ type ProcessedItem struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:scope=Cluster,shortName=tgr,categories=tenantgen
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
-// +kubebuilder:printcolumn:name="Items",type=integer,JSONPath=`.status.size`
 // +kubebuilder:printcolumn:name="Tenants",type=integer,JSONPath=`.status.tenantCount`
+// +kubebuilder:printcolumn:name="Failed",type=integer,JSONPath=`.status.failedTenants`
+// +kubebuilder:printcolumn:name="Items",type=integer,JSONPath=`.status.size`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 63",message="the name is used as a label value on generated objects and must be at most 63 characters"
 type GlobalTenantResource struct {
@@ -349,3 +370,19 @@ func (s *GlobalTenantResourceSpec) ScopeOrDefault() Scope {
 func (s *GlobalTenantResourceSpec) PruneOnDelete() bool {
 	return s.PruningOnDelete == nil || *s.PruningOnDelete
 }
+
+// Reasons of the Ready conditions of GlobalTenantResources and TenantInventories.
+const (
+	ReasonReconciled        = "Reconciled"
+	ReasonProgressing       = "Progressing"
+	ReasonInvalidSpec       = "InvalidSpec"
+	ReasonCordoned          = "Cordoned"
+	ReasonTenantsFailed     = "TenantsFailed"
+	ReasonDeletionsBlocked  = "DeletionsBlocked"
+	ReasonWaitingDependency = "WaitingForDependency"
+	ReasonRenderFailed      = "RenderFailed"
+	ReasonApplyFailed       = "ApplyFailed"
+	ReasonPruneFailed       = "PruneFailed"
+	ReasonInventoryFailed   = "InventoryFailed"
+	ReasonLeaving           = "Leaving"
+)

@@ -1,0 +1,98 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// TenantInventory is the inventory of record and the state of one
+// GlobalTenantResource for one tenant (one per GlobalTenantResource in scope
+// None). The controller writes it, with an ownerReference to its
+// GlobalTenantResource, before it creates any object it lists, so whatever
+// moment the controller stops at, every object it created is listed here. Its
+// size is bounded by spec.limits.maxObjectsPerTenant, not by the number of
+// tenants. A finalizer keeps it until its objects are pruned or released.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:resource:scope=Cluster,shortName=tinv,categories=tenantgen
+// +kubebuilder:printcolumn:name="GTR",type=string,JSONPath=`.spec.globalTenantResource`
+// +kubebuilder:printcolumn:name="Tenant",type=string,JSONPath=`.spec.tenant`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Objects",type=integer,JSONPath=`.status.size`
+// +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type TenantInventory struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec TenantInventorySpec `json:"spec"`
+	// +optional
+	Status TenantInventoryStatus `json:"status,omitempty"`
+}
+
+// TenantInventorySpec names the pair the inventory belongs to.
+type TenantInventorySpec struct {
+	// GlobalTenantResource is the name of the owning GlobalTenantResource.
+	// +kubebuilder:validation:MinLength=1
+	GlobalTenantResource string `json:"globalTenantResource"`
+	// Tenant is the tenant's name; empty in scope None.
+	// +optional
+	Tenant string `json:"tenant,omitempty"`
+}
+
+// TenantInventoryStatus is the tenant's part of the inventory and its state.
+type TenantInventoryStatus struct {
+	// RenderedGeneration is the generation of the GlobalTenantResource last rendered.
+	// +optional
+	RenderedGeneration int64 `json:"renderedGeneration,omitempty"`
+
+	// Conditions: Ready (reason and message say why not).
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// Size is len(entries), for the printer column.
+	// +optional
+	Size int `json:"size,omitempty"`
+
+	// PendingDeletions is the number of entries no longer rendered whose
+	// deletion the deletion brake holds.
+	// +optional
+	PendingDeletions int `json:"pendingDeletions,omitempty"`
+
+	// Entries are the objects tenantgen manages for this tenant, sorted by id.
+	// An entry without uid is an intent: recorded before its first apply, so
+	// that an object created just before a crash is still found and pruned.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=1000
+	Entries []InventoryEntry `json:"entries,omitempty"`
+}
+
+// InventoryEntry is one object, in about 100 bytes.
+type InventoryEntry struct {
+	// ID is <namespace>_<name>_<group>_<kind> (namespace and group may be empty).
+	// +kubebuilder:validation:MinLength=3
+	ID string `json:"id"`
+	// Version is the API version the object was applied with.
+	// +kubebuilder:validation:MinLength=1
+	Version string `json:"v"`
+	// UID of the live object; empty while the entry is only an intent.
+	// +optional
+	UID types.UID `json:"uid,omitempty"`
+	// Adopted marks an object that existed before tenantgen took it over:
+	// pruning only drops tenantgen's fields from it.
+	// +optional
+	Adopted bool `json:"adopted,omitempty"`
+}
+
+// TenantInventoryList is a list of TenantInventories.
+//
+// +kubebuilder:object:root=true
+type TenantInventoryList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []TenantInventory `json:"items"`
+}

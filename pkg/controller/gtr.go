@@ -1,0 +1,374 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/projectcapsule/tenantgen/pkg/api/v1alpha1"
+	"github.com/projectcapsule/tenantgen/pkg/brake"
+	"github.com/projectcapsule/tenantgen/pkg/inventory"
+	"github.com/projectcapsule/tenantgen/pkg/render"
+	"github.com/projectcapsule/tenantgen/pkg/tenant"
+)
+
+// reconcileGTR keeps one GlobalTenantResource's pairs queued, decides on its
+// pending deletions, runs its finalizer and writes its summary status.
+func (c *Controller) reconcileGTR(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	gtr := &v1alpha1.GlobalTenantResource{}
+	if err := c.client.Get(ctx, req.NamespacedName, gtr); err != nil {
+		if apierrors.IsNotFound(err) {
+			c.store.drop(req.Name)
+			return reconcile.Result{}, nil
+		}
+		return reconcile.Result{}, err
+	}
+	invs, err := c.inventories(ctx, gtr)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	if !gtr.DeletionTimestamp.IsZero() {
+		return c.finalize(ctx, gtr, invs)
+	}
+	if !controllerutil.ContainsFinalizer(gtr, inventory.Finalizer) {
+		patch := client.MergeFrom(gtr.DeepCopy())
+		controllerutil.AddFinalizer(gtr, inventory.Finalizer)
+		if err := c.client.Patch(ctx, gtr, patch); err != nil {
+			return reconcile.Result{}, err
+		}
+	}
+	prog, compileErr := c.store.program(gtr)
+	var selected []string
+	var res reconcile.Result
+	var held heldDeletions
+	if compileErr == nil {
+		if selected, err = c.selectTenants(ctx, prog); err != nil {
+			return reconcile.Result{}, err
+		}
+		c.store.setSelected(gtr, selected)
+		if !gtr.Spec.Cordoned {
+			c.queuePairs(ctx, gtr, prog, selected, invs)
+			if res, held, err = c.decideDeletions(ctx, gtr, prog, selected, invs); err != nil {
+				return reconcile.Result{}, err
+			}
+		}
+	}
+	_, _, identity, _ := c.identity(gtr)
+	return res, c.writeStatus(ctx, gtr, selected, invs, compileErr, held, identity)
+}
+
+// inventories lists a GlobalTenantResource's inventories from the cache, by tenant.
+func (c *Controller) inventories(ctx context.Context, gtr *v1alpha1.GlobalTenantResource) (map[string]*v1alpha1.TenantInventory, error) {
+	list := &v1alpha1.TenantInventoryList{}
+	if err := c.client.List(ctx, list, client.MatchingLabels{v1alpha1.LabelGlobalTenantResource: gtr.Name}, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, err
+	}
+	out := make(map[string]*v1alpha1.TenantInventory, len(list.Items))
+	for i := range list.Items {
+		inv := &list.Items[i]
+		if inv.Spec.GlobalTenantResource == gtr.Name {
+			out[inv.Spec.Tenant] = inv
+		}
+	}
+	return out, nil
+}
+
+// selectTenants returns the names of the tenants the program selects, sorted.
+func (c *Controller) selectTenants(ctx context.Context, prog *render.Program) ([]string, error) {
+	list := &unstructured.UnstructuredList{}
+	list.SetGroupVersionKind(tenant.GVK.GroupVersion().WithKind("TenantList"))
+	if err := c.client.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, err
+	}
+	var out []string
+	for i := range list.Items {
+		t := &tenant.Tenant{Name: list.Items[i].GetName(), Object: list.Items[i].Object}
+		if prog.Selects(t) {
+			out = append(out, t.Name)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// wantedPairs are the tenants of the pairs the scope produces: "" for the
+// cluster in scope None, else the selected tenants.
+func wantedPairs(prog *render.Program, selected []string) []string {
+	if prog.Scope() == v1alpha1.ScopeNone {
+		return []string{""}
+	}
+	return selected
+}
+
+// queuePairs queues what needs work: every pair when the spec or the
+// requestedAt annotation changed (or on first sight), else only selected
+// tenants this process has not reconciled yet, and pairs with an inventory
+// that the spec no longer produces (a tenant left the selector, was deleted
+// while the controller was down, or the scope changed), to be pruned.
+func (c *Controller) queuePairs(ctx context.Context, gtr *v1alpha1.GlobalTenantResource, prog *render.Program, selected []string, invs map[string]*v1alpha1.TenantInventory) {
+	var kinds []schema.GroupVersionKind
+	for _, ref := range prog.References() {
+		kinds = append(kinds, schema.FromAPIVersionAndKind(ref.APIVersion, ref.Kind))
+	}
+	c.watchContext(ctx, kinds)
+	all, known := c.store.trigger(gtr)
+	want := map[string]bool{}
+	for _, t := range wantedPairs(prog, selected) {
+		want[t] = true
+		if all || !known[t] {
+			c.enqueue(Pair{GTR: gtr.Name, Tenant: t})
+		}
+	}
+	for t := range invs {
+		if !want[t] {
+			c.enqueue(Pair{GTR: gtr.Name, Tenant: t})
+		}
+	}
+	for t := range known {
+		if !want[t] && invs[t] == nil {
+			c.enqueue(Pair{GTR: gtr.Name, Tenant: t})
+		}
+	}
+}
+
+// heldDeletions is what the deletion brake holds, for the status.
+type heldDeletions struct {
+	pending, blocked, limit int
+}
+
+// decideDeletions lets the deletion brake decide on the pending deletions of
+// all pairs at once, releases the pairs it grants, and handles the approval
+// annotation.
+func (c *Controller) decideDeletions(ctx context.Context, gtr *v1alpha1.GlobalTenantResource, prog *render.Program, selected []string, invs map[string]*v1alpha1.TenantInventory) (reconcile.Result, heldDeletions, error) {
+	sum := c.store.summary(gtr)
+	total := 0
+	for t, inv := range invs {
+		if _, ok := sum[t]; !ok {
+			total += len(inv.Status.Entries)
+		}
+	}
+	for _, p := range sum {
+		total += p.size
+	}
+	// Settled: every pair the scope produces was reconciled for this spec, so
+	// the deletions of one change are all known before any is granted.
+	settled := true
+	key := triggerKey(gtr)
+	for _, t := range wantedPairs(prog, selected) {
+		if p, ok := sum[t]; !ok || p.key != key {
+			settled = false
+			break
+		}
+	}
+	approved := gtr.Annotations[v1alpha1.AnnotationApproveDeletions] == "true"
+	limit := brake.Limit(gtr.Spec.Limits.MaxDeletions, total)
+	d, pending := c.store.decideDeletions(gtr, limit, settled, approved)
+	for _, t := range d.Release {
+		c.enqueue(Pair{GTR: gtr.Name, Tenant: t})
+	}
+	if d.NewlyBlocked {
+		c.events.Eventf(gtr, nil, corev1.EventTypeWarning, v1alpha1.ReasonDeletionsBlocked, "Prune", "%s", blockedMessage(gtr.Name, d.Blocked, limit))
+	}
+	if approved {
+		c.events.Eventf(gtr, nil, corev1.EventTypeNormal, "DeletionsApproved", "Prune", "%d pending deletions approved by annotation %s", len(d.Release), v1alpha1.AnnotationApproveDeletions)
+		patch := client.MergeFrom(gtr.DeepCopy())
+		delete(gtr.Annotations, v1alpha1.AnnotationApproveDeletions)
+		if err := c.client.Patch(ctx, gtr, patch); err != nil {
+			return reconcile.Result{}, heldDeletions{}, err
+		}
+	}
+	deletionsBlocked.WithLabelValues(gtr.Name).Set(float64(d.Blocked))
+	return reconcile.Result{RequeueAfter: d.Wait}, heldDeletions{pending: pending, blocked: d.Blocked, limit: limit}, nil
+}
+
+func blockedMessage(gtr string, n, limit int) string {
+	return fmt.Sprintf("%d deletions are held: more than spec.limits.maxDeletions allows at once (%d); release them with `kubectl annotate tgr %s %s=true`",
+		n, limit, gtr, v1alpha1.AnnotationApproveDeletions)
+}
+
+// maxListed bounds how many failing tenants the status names.
+const maxListed = 5
+
+// writeStatus sums up the pairs; it writes only when something changed, so a
+// quiet resync sends no write. The merge patch carries no resourceVersion:
+// this controller is the only writer of the status, so it cannot conflict.
+func (c *Controller) writeStatus(ctx context.Context, gtr *v1alpha1.GlobalTenantResource, selected []string, invs map[string]*v1alpha1.TenantInventory, compileErr error, held heldDeletions, identity string) error {
+	sum := c.store.summary(gtr)
+	status := gtr.Status.DeepCopy()
+	status.ObservedGeneration = gtr.Generation
+	status.TenantCount = len(selected)
+	status.ServiceAccount = identity
+	status.InventorySelector = inventory.Selector(gtr.Name)
+	status.PendingDeletions = held.pending
+
+	size := 0
+	for t, inv := range invs {
+		if _, ok := sum[t]; !ok {
+			size += len(inv.Status.Entries)
+		}
+	}
+	for _, p := range sum {
+		size += p.size
+	}
+	status.Size = size
+	pairs := selected
+	if gtr.Spec.ScopeOrDefault() == v1alpha1.ScopeNone {
+		pairs = []string{""}
+	}
+	ready, pending := 0, 0
+	var failing []v1alpha1.TenantProblem
+	for _, t := range pairs {
+		p, ok := sum[t]
+		if !ok {
+			// Not reconciled by this process yet (it just started): what the
+			// inventory says, if it describes this generation.
+			inv := invs[t]
+			cond := (*metav1.Condition)(nil)
+			if inv != nil && inv.Status.RenderedGeneration == gtr.Generation {
+				cond = meta.FindStatusCondition(inv.Status.Conditions, v1alpha1.ConditionReady)
+			}
+			switch {
+			case cond == nil:
+				pending++
+			case cond.Status == metav1.ConditionTrue:
+				ready++
+			default:
+				p = pairSummary{reason: cond.Reason, problem: cond.Message}
+			}
+			if cond == nil || cond.Status == metav1.ConditionTrue {
+				continue
+			}
+		}
+		if p.problem == "" {
+			ready++
+			continue
+		}
+		failing = append(failing, v1alpha1.TenantProblem{Tenant: t, Reason: p.reason, Message: truncate(p.problem, 300)})
+	}
+	status.ReadyTenants = ready
+	status.FailedTenants = len(failing)
+	shown := failing
+	if len(shown) > maxListed {
+		shown = shown[:maxListed]
+	}
+	status.Failing = shown
+
+	cordoned := metav1.Condition{Type: v1alpha1.ConditionCordoned, Status: metav1.ConditionFalse, Reason: "Active", ObservedGeneration: gtr.Generation}
+	if gtr.Spec.Cordoned {
+		cordoned.Status, cordoned.Reason, cordoned.Message = metav1.ConditionTrue, v1alpha1.ReasonCordoned, "spec.cordoned is true: nothing is applied or pruned"
+	}
+	meta.SetStatusCondition(&status.Conditions, cordoned)
+	meta.SetStatusCondition(&status.Conditions, readyCondition(gtr, len(pairs), pending, failing, compileErr, held))
+	if equality.Semantic.DeepEqual(status, &gtr.Status) {
+		return nil
+	}
+	patch := client.MergeFrom(gtr.DeepCopy())
+	gtr.Status = *status
+	return client.IgnoreNotFound(c.client.Status().Patch(ctx, gtr, patch))
+}
+
+func readyCondition(gtr *v1alpha1.GlobalTenantResource, pairs, pending int, failing []v1alpha1.TenantProblem, compileErr error, held heldDeletions) metav1.Condition {
+	cond := metav1.Condition{Type: v1alpha1.ConditionReady, ObservedGeneration: gtr.Generation, Status: metav1.ConditionFalse}
+	switch {
+	case compileErr != nil:
+		cond.Reason, cond.Message = v1alpha1.ReasonInvalidSpec, truncate(compileErr.Error(), 2000)
+	case gtr.Spec.Cordoned:
+		cond.Reason, cond.Message = v1alpha1.ReasonCordoned, "reconciliation is paused"
+	case held.blocked > 0:
+		cond.Reason, cond.Message = v1alpha1.ReasonDeletionsBlocked, blockedMessage(gtr.Name, held.blocked, held.limit)
+	case len(failing) > 0:
+		var parts []string
+		for i, f := range failing {
+			if i == maxListed {
+				break
+			}
+			name := f.Tenant
+			if name == "" {
+				name = "(cluster)"
+			}
+			parts = append(parts, fmt.Sprintf("%s: %s", name, f.Message))
+		}
+		more := ""
+		if len(failing) > maxListed {
+			more = fmt.Sprintf("; the others: kubectl get tinv -l %s", inventory.Selector(gtr.Name))
+		}
+		cond.Reason = v1alpha1.ReasonTenantsFailed
+		cond.Message = truncate(fmt.Sprintf("%d of %d tenants failed; %s%s", len(failing), pairs, strings.Join(parts, "; "), more), 4000)
+	case pending > 0:
+		cond.Reason, cond.Message = v1alpha1.ReasonProgressing, fmt.Sprintf("%d of %d tenants reconciled", pairs-pending, pairs)
+	default:
+		cond.Status, cond.Reason, cond.Message = metav1.ConditionTrue, v1alpha1.ReasonReconciled, fmt.Sprintf("%d tenants reconciled", pairs)
+	}
+	return cond
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// finalize has every pair with an inventory prune (or release) its objects
+// and delete its inventory, then lets the GlobalTenantResource go. The pairs
+// do the work, in parallel; their inventories' deletions bring us back here.
+func (c *Controller) finalize(ctx context.Context, gtr *v1alpha1.GlobalTenantResource, invs map[string]*v1alpha1.TenantInventory) (reconcile.Result, error) {
+	if !controllerutil.ContainsFinalizer(gtr, inventory.Finalizer) {
+		return reconcile.Result{}, nil
+	}
+	left := 0
+	for t := range invs {
+		if inv, known := c.store.inventory(gtr, t); known && inv == nil {
+			continue // deleted; the cache has not seen it yet
+		}
+		left++
+		c.enqueue(Pair{GTR: gtr.Name, Tenant: t})
+	}
+	if left > 0 {
+		return reconcile.Result{}, nil
+	}
+	verb := "pruned"
+	if !gtr.Spec.PruneOnDelete() {
+		verb = "released (pruningOnDelete is false)"
+	}
+	c.events.Eventf(gtr, nil, corev1.EventTypeNormal, "Finalized", "Finalize", "every tenant's objects %s", verb)
+	patch := client.MergeFrom(gtr.DeepCopy())
+	controllerutil.RemoveFinalizer(gtr, inventory.Finalizer)
+	if err := c.client.Patch(ctx, gtr, patch); err != nil && !apierrors.IsNotFound(err) {
+		return reconcile.Result{}, err
+	}
+	c.store.drop(gtr.Name)
+	return reconcile.Result{}, nil
+}
+
+// waitingOn returns why a GlobalTenantResource must wait for its dependsOn, "" when it need not.
+func (c *Controller) waitingOn(ctx context.Context, gtr *v1alpha1.GlobalTenantResource) string {
+	for _, d := range gtr.Spec.DependsOn {
+		dep := &v1alpha1.GlobalTenantResource{}
+		if err := c.client.Get(ctx, client.ObjectKey{Name: d.Name}, dep); err != nil {
+			return fmt.Sprintf("waiting for globaltenantresource %q: %v", d.Name, err)
+		}
+		if !isReady(dep) {
+			return fmt.Sprintf("waiting for globaltenantresource %q to be Ready", d.Name)
+		}
+	}
+	return ""
+}
+
+// isReady reports whether a GlobalTenantResource is Ready for its current generation.
+func isReady(g *v1alpha1.GlobalTenantResource) bool {
+	cond := meta.FindStatusCondition(g.Status.Conditions, v1alpha1.ConditionReady)
+	return cond != nil && cond.Status == metav1.ConditionTrue && g.Status.ObservedGeneration == g.Generation
+}
