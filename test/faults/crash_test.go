@@ -3,6 +3,7 @@ package faults_test
 import (
 	"fmt"
 	"net/http"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -81,6 +82,7 @@ func objectsOf(tenants []string, per int) []string {
 			out = append(out, fmt.Sprintf("%s-prod/cm%d", t, i))
 		}
 	}
+	sort.Strings(out) // as keys() returns them: "x-10" sorts before "x-9"
 	return out
 }
 
