@@ -75,6 +75,7 @@ test: verify-generated build ## Run every test: unit, golden, template tests, en
 	$(TENANTGEN) test generators samples
 	KUBEBUILDER_ASSETS="$(ASSETS)" && export KUBEBUILDER_ASSETS && \
 	  HELM="$$(TENANTGEN_CACHE=$(CACHE_DIR) bash $(HELM_SCRIPT) | tail -n1)" && export HELM && \
+	  CAPSULE_MANAGER="$$(TENANTGEN_CACHE=$(CACHE_DIR) bash $(CAPSULE_SCRIPT) | tail -n1)" && export CAPSULE_MANAGER && \
 	  go test -timeout 30m ./... && \
 	  echo "==> demo smoke test (TENANTGEN_DEMO_EXIT=1 make demo)" && \
 	  TENANTGEN_DEMO_EXIT=1 go run ./test/demo -tenantgen $(TENANTGEN) >/tmp/tenantgen-demo-smoke.log && \
@@ -102,10 +103,21 @@ bench-controller: build ## Measure bin/tenantgen with 1,000 tenants against the 
 
 ENVTEST_ASSETS_SCRIPT := test/scripts/install-control-plane.sh
 HELM_SCRIPT           := test/scripts/install-helm.sh
+CAPSULE_SCRIPT        := test/scripts/install-capsule.sh
 
 .PHONY: envtest-assets
 envtest-assets: ## Build etcd + kube-apiserver for envtest into $(CACHE_DIR)/envtest (Go module proxy only).
 	TENANTGEN_CACHE=$(CACHE_DIR) bash $(ENVTEST_ASSETS_SCRIPT) >/dev/null
+
+.PHONY: capsule
+capsule: ## Build the Capsule v0.14.0 manager for test/capsule into $(CACHE_DIR)/capsule-v0.14.0 (Go module proxy only); prints its path.
+	@TENANTGEN_CACHE=$(CACHE_DIR) bash $(CAPSULE_SCRIPT) | tail -n1
+
+.PHONY: capsule-test
+capsule-test: ## Run only the e2e suite with the real Capsule manager next to tenantgen (prints what each did).
+	KUBEBUILDER_ASSETS="$(ASSETS)" && export KUBEBUILDER_ASSETS && \
+	  CAPSULE_MANAGER="$$(TENANTGEN_CACHE=$(CACHE_DIR) bash $(CAPSULE_SCRIPT) | tail -n1)" && export CAPSULE_MANAGER && \
+	  go test -count=1 -v -timeout 10m ./test/capsule/... | grep -v '^\s*20[0-9][0-9]-'
 
 .PHONY: helm
 helm: ## Build helm v3.22.0 for the chart tests into $(CACHE_DIR)/helm (Go module proxy only); prints its path.

@@ -120,6 +120,11 @@ func (a *Applier) Apply(ctx context.Context, req Request) Result {
 			// stopped between the intent and the apply's record): nobody else
 			// ever wrote it.
 			res.Ownership = v1alpha1.OwnershipCreated
+		case a.takeOver(ctx, live, req, &res):
+			// Created by Capsule's GlobalTenantResource of the same name: now ours.
+			if res.Err != nil {
+				return res
+			}
 		case req.Adopt:
 			res.Ownership = v1alpha1.OwnershipAdopted
 		default:
@@ -143,6 +148,27 @@ func (a *Applier) Apply(ctx context.Context, req Request) Result {
 	res.UID, res.ResourceVersion = desired.GetUID(), desired.GetResourceVersion()
 	res.Written = true
 	return res
+}
+
+// takeOver handles an object that Capsule's GlobalTenantResource of the same name
+// created (see capsule.go). It returns false for any other object. When it returns
+// true, res holds either the error or the take-over (ownership Created).
+func (a *Applier) takeOver(ctx context.Context, live *unstructured.Unstructured, req Request, res *Result) bool {
+	gtr := req.Object.GetLabels()[v1alpha1.LabelGlobalTenantResource]
+	ok, reason := FromCapsule(live, gtr)
+	switch {
+	case reason != "":
+		res.Err = fmt.Errorf("%s was created by Capsule and cannot be taken over: %s", req.Object.Ref(), reason)
+	case ok:
+		// The patch is a write: if the apply after it fails, the object is already
+		// tenantgen's alone (Capsule's Apply entry now carries req.FieldManager), and
+		// the next reconcile finds it as created.
+		res.Err = a.TakeOverFromCapsule(ctx, live, gtr, req.FieldManager)
+		res.Ownership, res.Sent = v1alpha1.OwnershipCreated, true
+	default:
+		return false
+	}
+	return true
 }
 
 // explain turns apply errors into messages that say what to do.

@@ -178,3 +178,67 @@ func TestVersion(t *testing.T) {
 		t.Errorf("version with an argument: exit %d, %q", code, stderr)
 	}
 }
+
+func TestConvert(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.yaml")
+	// A List as `kubectl get -o yaml` prints it, with a Capsule GTR and another object.
+	if err := os.WriteFile(in, []byte(`apiVersion: v1
+kind: List
+items:
+- apiVersion: capsule.clastix.io/v1beta2
+  kind: GlobalTenantResource
+  metadata: {name: cm, uid: 0b5e3a1c-1d2e-4f00-9a6b-1c2d3e4f5a6b}
+  spec:
+    scope: Tenant
+    resources:
+    - generators:
+      - template: |
+          apiVersion: v1
+          kind: ConfigMap
+          metadata: {name: cm, namespace: "{{ index $.tenant.status.namespaces 0 }}"}
+- apiVersion: v1
+  kind: ConfigMap
+  metadata: {name: other, namespace: default}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := run(t, "convert", "-f", in)
+	if code != 0 {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+	want := `apiVersion: addons.projectcapsule.dev/v1alpha1
+kind: GlobalTenantResource
+metadata:
+  name: cm
+spec:
+  resources:
+  - generators:
+    - missingKey: zero
+      template: |
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: cm, namespace: "{{ index $.tenant.status.namespaces 0 }}"}
+  scope: Tenant
+`
+	if d := cmp.Diff(want, stdout); d != "" {
+		t.Errorf("stdout (-want +got):\n%s", d)
+	}
+	for _, line := range []string{
+		`default: ` + in + `:1: globaltenantresource "cm", resources[0].generators[0]: missingKey: zero (Capsule's default; tenantgen's default is error)`,
+		`warning: ` + in + `:1: globaltenantresource "cm": write policy: tenantgen force-applies`,
+		`warning: ` + in + `:1: ConfigMap "other" is not a Capsule GlobalTenantResource; left out`,
+	} {
+		if !strings.Contains(stderr, line) {
+			t.Errorf("stderr lacks %q:\n%s", line, stderr)
+		}
+	}
+
+	if err := os.WriteFile(in, []byte("apiVersion: capsule.clastix.io/v1beta2\nkind: GlobalTenantResource\nmetadata: {name: bad}\nspec: {resources: [], bogus: 1}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr = run(t, "convert", "-f", in)
+	if code != 1 || stdout != "" || !strings.Contains(stderr, `unknown field "bogus"`) {
+		t.Errorf("invalid input: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}

@@ -22,7 +22,10 @@ func newRenderCommand() *cobra.Command {
 GlobalTenantResources (addons.projectcapsule.dev/v1alpha1, or Capsule's
 capsule.clastix.io/v1beta2 ones), Capsule Tenants, Namespaces (a namespace belongs
 to the tenant named by its capsule.clastix.io/tenant label, or to the tenant whose
-status.namespaces lists it) and any other objects, which serve as context.
+status.namespaces lists it) and any other objects, which serve as context. A Capsule
+GlobalTenantResource gets Capsule's defaults where they differ from tenantgen's
+(generators' missingKey: zero, optional: true on context.resources and
+namespacedItems), and a warning on stderr says so; 'tenantgen convert' writes them out.
 
 It prints every object the controller would apply, in apply order and with the
 ownership labels the controller sets, so that the output can be checked with

@@ -1,4 +1,4 @@
-// Package cli holds the tenantgen command line: render, test, controller and
+// Package cli holds the tenantgen command line: render, test, convert, controller and
 // version. Commands read flags and files and call the packages that do the work.
 package cli
 
@@ -49,7 +49,7 @@ longer renders. The same render core runs offline in 'tenantgen render'.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRenderCommand(), newTestCommand(), newControllerCommand(), newVersionCommand())
+	root.AddCommand(newRenderCommand(), newTestCommand(), newConvertCommand(), newControllerCommand(), newVersionCommand())
 	return root
 }
 

@@ -39,6 +39,9 @@ func (s *Snapshot) Render(onlyTenant string) (*Result, error) {
 	res := &Result{}
 	owners := map[string]string{} // object identity -> "gtr/tenant" that rendered it first
 	for _, g := range s.GTRs {
+		if g.Defaults != "" {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("%s: globaltenantresource %q: %s", g.Source, g.Name, g.Defaults))
+		}
 		if g.Warning != "" {
 			res.Warnings = append(res.Warnings, fmt.Sprintf("%s: globaltenantresource %q: %s", g.Source, g.Name, g.Warning))
 		}

@@ -13,9 +13,12 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/projectcapsule/tenantgen/pkg/api/v1alpha1"
+	"github.com/projectcapsule/tenantgen/pkg/convert"
+	"github.com/projectcapsule/tenantgen/pkg/kinds"
 	"github.com/projectcapsule/tenantgen/pkg/manifest"
 	"github.com/projectcapsule/tenantgen/pkg/render"
 	"github.com/projectcapsule/tenantgen/pkg/tenant"
@@ -28,6 +31,9 @@ type GTR struct {
 	Source string
 	// Warning is set when a Capsule manifest had fields tenantgen does not know.
 	Warning string
+	// Defaults names Capsule's defaults applied to a Capsule manifest where they
+	// differ from tenantgen's (missingKey zero, optional true).
+	Defaults string
 }
 
 // Snapshot is the offline cluster.
@@ -104,7 +110,16 @@ func (s *Snapshot) add(gk schema.GroupKind, u *unstructured.Unstructured) {
 }
 
 func decodeGTR(u *unstructured.Unstructured, capsule bool) (GTR, error) {
-	raw, err := json.Marshal(u.Object)
+	obj := u.Object
+	var defaults []convert.Note
+	if capsule {
+		// What Capsule's CRD would default, where it differs from tenantgen's.
+		obj = runtime.DeepCopyJSON(u.Object)
+		if spec, ok := obj["spec"].(map[string]any); ok {
+			defaults = convert.ApplyDefaults(u.GetName(), spec)
+		}
+	}
+	raw, err := json.Marshal(obj)
 	if err != nil {
 		return GTR{}, err
 	}
@@ -123,6 +138,13 @@ func decodeGTR(u *unstructured.Unstructured, capsule bool) (GTR, error) {
 		}
 	}
 	g.APIVersion, g.Kind = v1alpha1.GroupVersion.String(), "GlobalTenantResource"
+	if len(defaults) > 0 {
+		parts := make([]string, len(defaults))
+		for i, d := range defaults {
+			parts[i] = d.Path + " " + d.Msg
+		}
+		out.Defaults = "applied Capsule's defaults (it is a capsule.clastix.io GlobalTenantResource): " + strings.Join(parts, "; ")
+	}
 	return out, nil
 }
 
@@ -162,7 +184,7 @@ func (s *Snapshot) Namespaced(gvk schema.GroupVersionKind) (bool, error) {
 	if namespaced, ok := s.scope[gk]; ok {
 		return namespaced, nil
 	}
-	return !clusterScoped[gk], nil
+	return !kinds.ClusterScoped(gk), nil
 }
 
 // NamespaceOwner implements render.World.
@@ -188,34 +210,3 @@ func learnCRD(scope map[schema.GroupKind]bool, crd *unstructured.Unstructured) {
 }
 
 var _ render.World = (*Snapshot)(nil)
-
-// clusterScoped are the cluster-scoped kinds of Kubernetes and of the projects
-// tenantgen works with; every other kind is taken as namespaced offline.
-var clusterScoped = map[schema.GroupKind]bool{}
-
-func init() {
-	for _, gk := range []string{
-		"Namespace", "Node", "PersistentVolume", "ComponentStatus",
-		"ClusterRole.rbac.authorization.k8s.io", "ClusterRoleBinding.rbac.authorization.k8s.io",
-		"CustomResourceDefinition.apiextensions.k8s.io", "APIService.apiregistration.k8s.io",
-		"StorageClass.storage.k8s.io", "CSIDriver.storage.k8s.io", "CSINode.storage.k8s.io",
-		"VolumeAttachment.storage.k8s.io", "VolumeAttributesClass.storage.k8s.io",
-		"PriorityClass.scheduling.k8s.io", "RuntimeClass.node.k8s.io", "IngressClass.networking.k8s.io",
-		"IPAddress.networking.k8s.io", "ServiceCIDR.networking.k8s.io",
-		"ValidatingWebhookConfiguration.admissionregistration.k8s.io",
-		"MutatingWebhookConfiguration.admissionregistration.k8s.io",
-		"ValidatingAdmissionPolicy.admissionregistration.k8s.io",
-		"ValidatingAdmissionPolicyBinding.admissionregistration.k8s.io",
-		"MutatingAdmissionPolicy.admissionregistration.k8s.io",
-		"MutatingAdmissionPolicyBinding.admissionregistration.k8s.io",
-		"CertificateSigningRequest.certificates.k8s.io", "ClusterTrustBundle.certificates.k8s.io",
-		"FlowSchema.flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration.flowcontrol.apiserver.k8s.io",
-		"DeviceClass.resource.k8s.io",
-		"GatewayClass.gateway.networking.k8s.io",
-		"ClusterIssuer.cert-manager.io",
-		"Tenant.capsule.clastix.io", "GlobalTenantResource.capsule.clastix.io",
-		"GlobalTenantResource.addons.projectcapsule.dev",
-	} {
-		clusterScoped[schema.ParseGroupKind(gk)] = true
-	}
-}

@@ -322,3 +322,50 @@ func stringOr(v any, def string) string {
 	}
 	return def
 }
+
+// A Capsule manifest gets Capsule's defaults (generators' missingKey: zero), and the
+// render says so; the same spec as tenantgen's own kind keeps tenantgen's default
+// (error), so a missing key fails it.
+func TestCapsuleGTRGetsCapsulesDefaults(t *testing.T) {
+	spec := `
+spec:
+  scope: Tenant
+  resources:
+    - generators:
+        - template: |
+            apiVersion: v1
+            kind: ConfigMap
+            metadata: {name: data, namespace: "{{ $.tenant.metadata.name }}-prod"}
+            data: {note: "[{{ $.tenant.metadata.zone }}]"}
+`
+	doc := func(apiVersion string) string {
+		return "apiVersion: " + apiVersion + "\nkind: GlobalTenantResource\nmetadata: {name: gen}" + spec
+	}
+	s := mustLoad(t, "tenants.yaml", tenants, "gtr.yaml", doc("capsule.clastix.io/v1beta2"))
+	res, err := s.Render("solar")
+	if err != nil || len(res.Errors) != 0 {
+		t.Fatal(err, res.Errors)
+	}
+	if len(res.Objects) != 1 {
+		t.Fatalf("objects = %v", refs(res.Objects))
+	}
+	if note, _, _ := unstructured.NestedString(res.Objects[0].Object, "data", "note"); note != "[]" {
+		t.Errorf("data.note = %q, want [] (missingKey zero renders a missing key empty)", note)
+	}
+	want := `gtr.yaml:1: globaltenantresource "gen": applied Capsule's defaults (it is a capsule.clastix.io GlobalTenantResource): resources[0].generators[0] missingKey: zero`
+	if len(res.Warnings) != 1 || !strings.HasPrefix(res.Warnings[0], want) {
+		t.Errorf("warnings = %q, want one starting with %q", res.Warnings, want)
+	}
+
+	s = mustLoad(t, "tenants.yaml", tenants, "gtr.yaml", doc("addons.projectcapsule.dev/v1alpha1"))
+	res, err = s.Render("solar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Errors) != 1 || !strings.Contains(res.Errors[0].Error(), `map has no entry for key "zone"`) {
+		t.Errorf("tenantgen's kind: errors = %v, want the missing key reported", res.Errors)
+	}
+	if len(res.Warnings) != 0 {
+		t.Errorf("tenantgen's kind: warnings = %q", res.Warnings)
+	}
+}

@@ -1,27 +1,34 @@
-// Package tenant is tenantgen's own small view of Capsule tenants and the
-// namespaces they own. The Capsule module is not a dependency: a Tenant is read
-// as an unstructured object and only the few fields tenantgen needs are used.
+// Package tenant is tenantgen's view of Capsule tenants and the namespaces they
+// own. Names, labels and the API version come from Capsule's own Go module
+// (github.com/projectcapsule/capsule, api/v1beta2 and pkg/api/meta); a Tenant is
+// still held as an unstructured object, because templates see it as a map
+// ($.tenant, status included) and the render core must not depend on the
+// apiserver's typed decoding.
 package tenant
 
 import (
 	"sort"
 
+	capsulev1beta2 "github.com/projectcapsule/capsule/api/v1beta2"
+	capsulemeta "github.com/projectcapsule/capsule/pkg/api/meta"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // Capsule's API facts that tenantgen relies on.
 const (
-	// Group is Capsule's API group.
-	Group = "capsule.clastix.io"
 	// LabelTenant is the label Capsule sets on every namespace of a tenant.
-	LabelTenant = "capsule.clastix.io/tenant"
+	LabelTenant = capsulemeta.TenantLabel
 	// LabelNamespaceName is the label the apiserver sets on every namespace.
-	LabelNamespaceName = "kubernetes.io/metadata.name"
+	LabelNamespaceName = corev1.LabelMetadataName
 )
 
-// GVK is the kind of Capsule tenants tenantgen reads.
-var GVK = schema.GroupVersionKind{Group: Group, Version: "v1beta2", Kind: "Tenant"}
+// Group is Capsule's API group.
+var Group = capsulev1beta2.GroupVersion.Group
+
+// GVK is the kind of Capsule tenants tenantgen reads (capsule.clastix.io/v1beta2 Tenant).
+var GVK = capsulev1beta2.GroupVersion.WithKind("Tenant")
 
 // NamespaceGVK is the kind of namespaces.
 var NamespaceGVK = schema.GroupVersionKind{Version: "v1", Kind: "Namespace"}

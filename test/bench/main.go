@@ -170,7 +170,7 @@ func newFixtures(cfg config) fixtures {
 		// not a tenant namespace (tenants do not own it).
 		f.first = append(f.first, obj("v1", "Namespace", "", "tenant-"+t+"-system", nil, nil))
 		tn := obj("capsule.clastix.io/v1beta2", "Tenant", "", t, nil, map[string]any{"owners": []any{map[string]any{"kind": "User", "name": t}}})
-		tn.Object["status"] = map[string]any{"state": "Active", "size": int64(cfg.namespaces), "namespaces": nss}
+		tn.Object["status"] = testenv.TenantStatus(map[string]any{"namespaces": nss})
 		f.first = append(f.first, tn)
 		for r := 0; r < cfg.routes; r++ {
 			f.second = append(f.second, route(t, tenantNamespace(t, r%cfg.namespaces), fmt.Sprintf("r%02d", r), fmt.Sprintf("r%02d.%s.example.com", r, t)))

@@ -26,6 +26,7 @@ import (
 
 	"github.com/projectcapsule/tenantgen/pkg/api/v1alpha1"
 	"github.com/projectcapsule/tenantgen/pkg/controller"
+	"github.com/projectcapsule/tenantgen/test/testenv"
 )
 
 const fieldOwner = client.FieldOwner("tenantgen-chart-test")
@@ -137,7 +138,7 @@ var _ = Describe("the controller with exactly the chart's RBAC", Ordered, func()
 			delete(o.Object, "status")
 			Expect(env.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(o), fieldOwner, client.ForceOwnership)).To(Succeed())
 			if hasStatus && o.GetKind() == "Tenant" { // as Capsule would write it
-				s := &unstructured.Unstructured{Object: map[string]any{"apiVersion": o.GetAPIVersion(), "kind": o.GetKind(), "status": status}}
+				s := &unstructured.Unstructured{Object: map[string]any{"apiVersion": o.GetAPIVersion(), "kind": o.GetKind(), "status": testenv.TenantStatus(status.(map[string]any))}}
 				s.SetName(o.GetName())
 				Expect(env.Client.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(s), fieldOwner, client.ForceOwnership)).To(Succeed())
 			}

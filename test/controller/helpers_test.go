@@ -148,7 +148,7 @@ func createTenant(ctx context.Context, f tenantFixture) *unstructured.Unstructur
 	for i, ns := range f.namespaces {
 		nss[i] = ns
 	}
-	t.Object["status"] = map[string]any{"namespaces": nss, "size": int64(len(nss)), "state": "Active"}
+	t.Object["status"] = testenv.TenantStatus(map[string]any{"namespaces": nss})
 	Expect(k8s.Status().Update(ctx, t)).To(Succeed())
 	return t
 }

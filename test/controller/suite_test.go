@@ -1,6 +1,6 @@
 // Package controller_test runs the tenantgen controller in-process against a real
 // kube-apiserver + etcd (envtest, see test/testenv) with the real Gateway API, Envoy
-// Gateway, cert-manager and Capsule Tenant CRDs, and checks the behaviour of
+// Gateway, cert-manager and Capsule CRDs (Capsule's from its Go module), and checks the behaviour of
 // product.md §3 by looking only at what the apiserver shows: generated objects,
 // GlobalTenantResource status, and the writes the controller sends.
 //

@@ -1,6 +1,6 @@
 // Command demo runs tenantgen's main job on this machine: it starts a local
 // kube-apiserver + etcd with the real Gateway API, Envoy Gateway, cert-manager
-// and Capsule Tenant CRDs, loads the fixture tenants, namespaces and routes of
+// and Capsule CRDs, loads the fixture tenants, namespaces and routes of
 // contexts/ and the GlobalTenantResources of samples/, runs the tenantgen
 // controller binary against it and prints what the controller generated and the
 // kubeconfig to use with kubectl. It then runs until interrupted, or exits
@@ -153,7 +153,7 @@ func load(ctx context.Context, c client.Client, u *unstructured.Unstructured) er
 		return err
 	}
 	if hasStatus && obj.GetKind() == "Tenant" {
-		s := &unstructured.Unstructured{Object: map[string]any{"apiVersion": obj.GetAPIVersion(), "kind": obj.GetKind(), "status": status}}
+		s := &unstructured.Unstructured{Object: map[string]any{"apiVersion": obj.GetAPIVersion(), "kind": obj.GetKind(), "status": testenv.TenantStatus(status.(map[string]any))}}
 		s.SetName(obj.GetName())
 		return c.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(s), client.FieldOwner("demo"), client.ForceOwnership)
 	}

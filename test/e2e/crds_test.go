@@ -52,14 +52,16 @@ func expectInvalid(err error, substr string) {
 }
 
 var _ = Describe("installed CRDs", func() {
-	It("installs exactly the expected 30 CRDs, including the experimental Gateway API routes", func() {
-		Expect(env.CRDs).To(HaveLen(30))
+	It("installs exactly the expected 41 CRDs: Capsule's 12, the experimental Gateway API routes, ...", func() {
+		Expect(env.CRDs).To(HaveLen(41))
 		for _, gk := range []schema.GroupKind{
 			{Group: "gateway.networking.k8s.io", Kind: "TLSRoute"},
 			{Group: "gateway.networking.k8s.io", Kind: "TCPRoute"},
 			{Group: "gateway.envoyproxy.io", Kind: "EnvoyProxy"},
 			{Group: "cert-manager.io", Kind: "Issuer"},
 			{Group: "capsule.clastix.io", Kind: "Tenant"},
+			{Group: "capsule.clastix.io", Kind: "GlobalTenantResource"},
+			{Group: "capsule.clastix.io", Kind: "CapsuleConfiguration"},
 			{Group: tenantgenv1alpha1.Group, Kind: "GlobalTenantResource"},
 			{Group: tenantgenv1alpha1.Group, Kind: "TenantInventory"},
 		} {
@@ -121,6 +123,8 @@ metadata:
 status:
   size: 2
   namespaces: [solar-dev, solar-prod]
+  conditions:
+  - {type: Ready, status: "True", reason: Succeeded, message: ok, lastTransitionTime: "2026-01-01T00:00:00Z"}
 `)
 		Expect(env.Client.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(status), fieldOwner)).To(Succeed())
 		got = get(ctx, tenant)
@@ -128,6 +132,25 @@ status:
 		Expect(nss).To(Equal([]string{"solar-dev", "solar-prod"}))
 		state, _, _ := unstructured.NestedString(got.Object, "status", "state")
 		Expect(state).To(Equal("Active")) // CRD default
+	})
+
+	It("requires the status fields Capsule's CRD requires (conditions)", func(ctx SpecContext) {
+		Expect(apply(ctx, `
+apiVersion: capsule.clastix.io/v1beta2
+kind: Tenant
+metadata:
+  name: no-conditions
+`)).To(Succeed())
+		status := obj(`
+apiVersion: capsule.clastix.io/v1beta2
+kind: Tenant
+metadata:
+  name: no-conditions
+status:
+  size: 1
+  namespaces: [a]
+`)
+		expectInvalid(env.Client.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(status), fieldOwner), "status.conditions")
 	})
 
 	It("rejects an unknown owner kind", func(ctx SpecContext) {

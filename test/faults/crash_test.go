@@ -82,7 +82,7 @@ func objectsOf(tenants []string, per int) []string {
 			out = append(out, fmt.Sprintf("%s-prod/cm%d", t, i))
 		}
 	}
-	sort.Strings(out)
+	sort.Strings(out) // as keys() returns them: "x-10" sorts before "x-9"
 	return out
 }
 

@@ -23,6 +23,7 @@ import (
 
 	"github.com/projectcapsule/tenantgen/pkg/api/v1alpha1"
 	"github.com/projectcapsule/tenantgen/pkg/inventory"
+	"github.com/projectcapsule/tenantgen/test/testenv"
 )
 
 const specLabel = "tenantgen-test/spec"
@@ -46,7 +47,7 @@ func createTenant(ctx context.Context, id, name string) {
 	t.SetLabels(map[string]string{specLabel: id})
 	t.Object["spec"] = map[string]any{}
 	Expect(k8s.Create(ctx, t)).To(Succeed())
-	t.Object["status"] = map[string]any{"namespaces": []any{name + "-prod"}, "size": int64(1), "state": "Active"}
+	t.Object["status"] = testenv.TenantStatus(map[string]any{"namespaces": []any{name + "-prod"}})
 	Expect(k8s.Status().Update(ctx, t)).To(Succeed())
 }
 

@@ -1,7 +1,7 @@
 // Package testenv starts a real kube-apiserver + etcd (controller-runtime envtest) with
-// every CRD tenantgen's tests need: tenantgen's own (config/crd), a subset of Capsule's
-// Tenant (test/crds) and the real, unmodified upstream CRDs of Gateway API, Envoy Gateway
-// and cert-manager, read at test time from their Go module zips in the module cache.
+// every CRD tenantgen's tests need: tenantgen's own (config/crd) and the real, unmodified
+// upstream CRDs of Capsule, Gateway API, Envoy Gateway and cert-manager, read at test time
+// from their Go module zips in the module cache.
 //
 // The control-plane binaries come from KUBEBUILDER_ASSETS; `make envtest-assets` builds
 // them. There is no skip: without the binaries Start fails.
@@ -28,12 +28,19 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	capsulev1beta2 "github.com/projectcapsule/capsule/api/v1beta2"
+
 	tenantgenv1alpha1 "github.com/projectcapsule/tenantgen/pkg/api/v1alpha1"
 )
 
 // Pinned upstream modules whose CRD YAML is installed. They are deliberately not in
 // go.mod: importing their Go code would pull other k8s.io versions into the build.
 const (
+	// CapsuleModule is also a Go dependency of tenantgen (go.mod pins the same version;
+	// a unit test checks that they agree). Its CRDs are the ones its Helm chart installs.
+	CapsuleModule  = "github.com/projectcapsule/capsule"
+	CapsuleVersion = "v0.14.0"
+
 	GatewayAPIModule  = "sigs.k8s.io/gateway-api"
 	GatewayAPIVersion = "v1.6.3" // v1.7.0 declares go 1.27
 
@@ -65,7 +72,20 @@ func sources() []crdSource {
 	cm := "deploy/crds/"
 	return []crdSource{
 		{paths: []string{"config/crd"}, want: []string{"globaltenantresources.addons.projectcapsule.dev", "tenantinventories.addons.projectcapsule.dev"}},
-		{paths: []string{"test/crds"}, want: []string{"tenants.capsule.clastix.io"}},
+		{
+			// Every CRD of Capsule's chart; the directory's .patch files (Helm conversion
+			// webhook patches) are not CRDs and envtest reads only .yaml/.yml/.json files.
+			module: CapsuleModule, version: CapsuleVersion,
+			paths: []string{"charts/capsule/crds"},
+			want: []string{
+				"capsuleconfigurations.capsule.clastix.io", "customquotas.capsule.clastix.io",
+				"globalcustomquotas.capsule.clastix.io", "globalresourcequotas.capsule.clastix.io",
+				"globaltenantresources.capsule.clastix.io", "quantityledgers.capsule.clastix.io",
+				"resourcepoolclaims.capsule.clastix.io", "resourcepools.capsule.clastix.io",
+				"rulestatuses.capsule.clastix.io", "tenantowners.capsule.clastix.io",
+				"tenantresources.capsule.clastix.io", "tenants.capsule.clastix.io",
+			},
+		},
 		{
 			// Experimental channel, for TLSRoute/TCPRoute/UDPRoute. The directory also holds
 			// a ValidatingAdmissionPolicy (vap_safeupgrades) and a kustomization.yaml; envtest
@@ -133,7 +153,7 @@ type Env struct {
 	Config *rest.Config
 	// Client uses Scheme.
 	Client client.Client
-	// Scheme holds client-go's types, apiextensions/v1 and tenantgen's API.
+	// Scheme holds client-go's types, apiextensions/v1, tenantgen's API and Capsule's v1beta2.
 	Scheme *kruntime.Scheme
 	// CRDs are the installed CRDs, sorted by name.
 	CRDs []*apiextensionsv1.CustomResourceDefinition
@@ -182,6 +202,7 @@ func Start() (*Env, error) {
 	sch := kruntime.NewScheme()
 	for _, add := range []func(*kruntime.Scheme) error{
 		clientgoscheme.AddToScheme, apiextensionsv1.AddToScheme, tenantgenv1alpha1.AddToScheme,
+		capsulev1beta2.AddToScheme,
 	} {
 		if err := add(sch); err != nil {
 			return nil, err
