@@ -119,14 +119,14 @@ func TestLimits(t *testing.T) {
 		t.Errorf("3 objects within a limit of 3: %v", refs(objs))
 	}
 	e := renderError(t, compile(t, generator(three, "limits: {maxObjectsPerTenant: 2}")), s, solar)
-	if e.Msg != "rendered 3 objects, more than limits.maxObjectsPerTenant (2)" || e.Tenant != "solar" {
+	if e.Msg != "render exceeded limits.maxObjectsPerTenant: more than 2 objects rendered" || e.Limit != "limits.maxObjectsPerTenant" || e.Tenant != "solar" {
 		t.Errorf("got %+v", *e)
 	}
 
 	start := time.Now()
 	loop := "{{ range until 1000 }}{{ range until 1000 }}{{ range until 1000 }}x{{ end }}{{ end }}{{ end }}"
 	e = renderError(t, compile(t, generator(loop, "limits: {renderTimeout: 1ms}")), s, solar)
-	if e.Msg != "render timed out (limits.renderTimeout)" || e.Origin != "resources[0].generators[0]" {
+	if e.Msg != "render exceeded limits.renderTimeout: the render ran longer than 1ms" || e.Limit != "limits.renderTimeout" || e.Origin != "resources[0].generators[0]" || e.Line != 1 {
 		t.Errorf("got %+v", *e)
 	}
 	if d := time.Since(start); d > 2*time.Second {
@@ -134,7 +134,7 @@ func TestLimits(t *testing.T) {
 	}
 
 	huge := `{{ $s := repeat 100000 "x" }}{{ range until 200 }}{{ $s }}{{ end }}`
-	if e := renderError(t, compile(t, generator(huge)), s, solar); e.Msg != "output exceeds 16 MiB" {
+	if e := renderError(t, compile(t, generator(huge)), s, solar); e.Msg != "render exceeded output size: a generator printed more than 16 MiB" {
 		t.Errorf("got %+v", *e)
 	}
 }

@@ -7,8 +7,6 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
-	"strings"
-	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
@@ -16,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/projectcapsule/tenantgen/pkg/api/v1alpha1"
+	"github.com/projectcapsule/tenantgen/pkg/budget"
 	"github.com/projectcapsule/tenantgen/pkg/manifest"
 	"github.com/projectcapsule/tenantgen/pkg/tenant"
 )
@@ -71,7 +70,7 @@ type run struct {
 	w        World
 	t        *tenant.Tenant // nil in scope None
 	tenants  []*tenant.Tenant
-	deadline time.Time
+	budget   *budget.Budget
 	objects  []Object
 	errs     Errors
 	seen     map[objectKey]string
@@ -88,14 +87,16 @@ type target struct {
 }
 
 func (p *Program) run(w World, t *tenant.Tenant, tenants []*tenant.Tenant) (*Output, error) {
-	r := &run{p: p, w: w, t: t, tenants: tenants, deadline: time.Now().Add(p.timeout), seen: map[objectKey]string{}}
+	r := &run{p: p, w: w, t: t, tenants: tenants, budget: budget.New(p.timeout, budget.DefaultMemory), seen: map[objectKey]string{}}
 	for _, b := range p.blocks {
 		for _, tg := range r.targets(b) {
-			r.block(b, tg)
+			if !r.block(b, tg) {
+				break
+			}
 		}
-	}
-	if len(r.objects) > p.maxObjects {
-		r.fail(&Error{Msg: fmt.Sprintf("rendered %d objects, more than limits.maxObjectsPerTenant (%d)", len(r.objects), p.maxObjects)})
+		if r.budget.Err() != nil {
+			break
+		}
 	}
 	if len(r.errs) > 0 {
 		return nil, r.errs
@@ -134,7 +135,9 @@ func (r *run) targets(b *block) []target {
 	return out
 }
 
-func (r *run) block(b *block, tg target) {
+// block renders one block into one target. It returns false once the
+// render's budget is exhausted: nothing more is rendered after that.
+func (r *run) block(b *block, tg target) bool {
 	nsName := ""
 	if tg.ns != nil {
 		nsName = tg.ns.Name
@@ -155,31 +158,48 @@ func (r *run) block(b *block, tg target) {
 			continue
 		}
 		for _, src := range objs {
-			r.add(b, tg, origin, copyItem(src))
+			if !r.add(b, tg, origin, copyItem(src)) {
+				return false
+			}
 		}
 	}
 	for j, raw := range b.raw {
-		obj := tg.vars.expandValue(runtime.DeepCopyJSON(raw)).(map[string]any)
-		r.add(b, tg, b.origin("rawItems", j), &unstructured.Unstructured{Object: obj})
+		obj, err := tg.vars.expandValue(runtime.DeepCopyJSON(raw))
+		if err != nil {
+			failAt(b.origin("rawItems", j), err)
+			continue
+		}
+		if !r.add(b, tg, b.origin("rawItems", j), &unstructured.Unstructured{Object: obj.(map[string]any)}) {
+			return false
+		}
 	}
 	if len(b.templates) == 0 {
-		return
+		return true
 	}
 	data, err := r.data(b, tg)
 	if err != nil {
 		failAt("resources["+strconv.Itoa(b.index)+"].context", err)
-		return
+		return true
 	}
 	for j, tmpl := range b.templates {
 		origin := b.origin("generators", j)
-		out := &limitedBuffer{deadline: r.deadline}
-		if err := tmpl.Execute(out, data); err != nil {
+		out := &limitedBuffer{budget: r.budget}
+		if err := tmpl.execute(out, data, r.budget); err != nil {
 			e := templateError(err)
-			e.Excerpt = excerpt(b.sources[j], e.Line)
+			e.Excerpt = excerpt(tmpl.source, e.Line)
 			failAt(origin, e)
+			if r.budget.Err() != nil {
+				return false
+			}
 			continue
 		}
-		for _, doc := range manifest.Split(out.String()) {
+		// Decoding is charged to the same budget, one document at a time, and
+		// stops at the first document beyond limits.maxObjectsPerTenant.
+		for doc := range manifest.Documents(manifest.Normalize(out.String())) {
+			if err := r.budget.Charge(decodeFactor * int64(len(doc.Text))); err != nil {
+				failAt(origin, &Error{OutputLine: doc.Line, Msg: err.Error(), Limit: limitOf(err)})
+				return false
+			}
 			obj, err := manifest.Decode(doc)
 			if err != nil {
 				var me *manifest.Error
@@ -187,9 +207,12 @@ func (r *run) block(b *block, tg target) {
 				failAt(origin, &Error{OutputLine: me.Line, Msg: me.Msg, Excerpt: me.Excerpt})
 				continue
 			}
-			r.add(b, tg, origin, obj)
+			if !r.add(b, tg, origin, obj) {
+				return false
+			}
 		}
 	}
+	return true
 }
 
 // data builds the template data of one target: $.tenant, $.namespace (scope
@@ -321,8 +344,19 @@ func copyItem(src *unstructured.Unstructured) *unstructured.Unstructured {
 
 // add places one rendered object: checks its kind and namespace against the
 // scope and the cross-tenant guard, merges additionalMetadata, sets the
-// ownership marks and records it.
-func (r *run) add(b *block, tg target, origin string, u *unstructured.Unstructured) {
+// ownership marks and records it. It returns false when the object is one
+// more than limits.maxObjectsPerTenant allows: the render stops there.
+func (r *run) add(b *block, tg target, origin string, u *unstructured.Unstructured) bool {
+	if len(r.objects)+len(r.errs) >= r.p.maxObjects {
+		err := r.budget.Exceed(budget.LimitObjects, "more than %d objects rendered", r.p.maxObjects)
+		r.fail(&Error{Origin: origin, Msg: err.Error(), Limit: budget.LimitObjects})
+		return false
+	}
+	r.place(b, tg, origin, u)
+	return true
+}
+
+func (r *run) place(b *block, tg target, origin string, u *unstructured.Unstructured) {
 	nsName := ""
 	if tg.ns != nil {
 		nsName = tg.ns.Name
@@ -365,8 +399,18 @@ func (r *run) add(b *block, tg target, origin string, u *unstructured.Unstructur
 		}
 	}
 	if m := b.meta; m != nil {
-		u.SetLabels(mergeMissing(u.GetLabels(), m.Labels, tg.vars))
-		u.SetAnnotations(mergeMissing(u.GetAnnotations(), m.Annotations, tg.vars))
+		l, err := mergeMissing(u.GetLabels(), m.Labels, tg.vars)
+		if err != nil {
+			fail("additionalMetadata.labels: %v", err)
+			return
+		}
+		a, err := mergeMissing(u.GetAnnotations(), m.Annotations, tg.vars)
+		if err != nil {
+			fail("additionalMetadata.annotations: %v", err)
+			return
+		}
+		u.SetLabels(l)
+		u.SetAnnotations(a)
 	}
 	marks := u.GetLabels()
 	if marks == nil {
@@ -395,21 +439,31 @@ func (r *run) add(b *block, tg target, origin string, u *unstructured.Unstructur
 
 // mergeMissing adds the expanded extra entries whose keys the object does not
 // set itself: what a template says about one object is more specific than
-// what additionalMetadata says about all of them.
-func mergeMissing(have, extra map[string]string, v vars) map[string]string {
+// what additionalMetadata says about all of them. Two extra keys that expand
+// to one are an error, as in expandValue.
+func mergeMissing(have, extra map[string]string, v vars) (map[string]string, error) {
 	if len(extra) == 0 {
-		return have
+		return have, nil
 	}
 	if have == nil {
 		have = map[string]string{}
 	}
+	add := make(map[string]string, len(extra))
+	from := make(map[string]string, len(extra))
 	for k, val := range extra {
-		k = v.expand(k)
-		if _, ok := have[k]; !ok {
-			have[k] = v.expand(val)
+		nk := v.expand(k)
+		if other, dup := from[nk]; dup {
+			return nil, collision(k, other, nk)
+		}
+		from[nk] = k
+		if _, ok := have[nk]; !ok {
+			add[nk] = v.expand(val)
 		}
 	}
-	return have
+	for k, val := range add {
+		have[k] = val
+	}
+	return have, nil
 }
 
 // applyClass orders objects for apply: Namespaces, then CRDs, then other
@@ -434,27 +488,34 @@ func Sort(objs []Object) {
 	sort.SliceStable(objs, func(i, j int) bool { return applyClass(objs[i]) < applyClass(objs[j]) })
 }
 
-// limitedBuffer collects template output and stops execution when the render
-// runs past its deadline or its size bound: text/template checks a writer's
-// error on every write, which is the only hook a running template offers.
+// limitedBuffer collects template output, charging it to the render's
+// budget, and stops execution beyond maxOutputBytes.
 type limitedBuffer struct {
 	bytes.Buffer
-	deadline time.Time
+	budget *budget.Budget
 }
 
-var (
-	errTimeout  = errors.New("render timed out (limits.renderTimeout)")
-	errTooLarge = fmt.Errorf("output exceeds %d MiB", maxOutputBytes>>20)
-)
+// decodeFactor is what decoding a document costs per byte of its text
+// (measured by BenchmarkDecodeCost: about 6; rounded up).
+const decodeFactor = 8
 
 func (b *limitedBuffer) Write(p []byte) (int, error) {
 	if b.Len()+len(p) > maxOutputBytes {
-		return 0, errTooLarge
+		return 0, b.budget.Exceed(budget.LimitOutput, "a generator printed more than %s", budget.Size(maxOutputBytes))
 	}
-	if time.Now().After(b.deadline) {
-		return 0, errTimeout
+	if err := b.budget.Charge(int64(len(p))); err != nil {
+		return 0, err
 	}
 	return b.Buffer.Write(p)
+}
+
+// limitOf names the budget limit an error hit, "" if none.
+func limitOf(err error) string {
+	var ex *budget.Exceeded
+	if errors.As(err, &ex) {
+		return ex.Limit
+	}
+	return ""
 }
 
 // templateErrRE matches text/template's "template: NAME:LINE:COL: MSG" and
@@ -464,15 +525,13 @@ var templateErrRE = regexp.MustCompile(`^template: [^:]*:(\d+)(?::\d+)?: (?s)(.*
 // execPrefixRE drops the redundant `executing "NAME" ` from execution errors.
 var execPrefixRE = regexp.MustCompile(`executing "[^"]*" `)
 
+// internalRE matches what text/template says about the functions the
+// instrumentation added: "at <tenantgen_present>: error calling tenantgen_present: ".
+var internalRE = regexp.MustCompile(`(?:at <` + internalPrefix + `\w*>: )?error calling ` + internalPrefix + `\w*: `)
+
 // templateError turns a text/template error into an Error with its line.
 func templateError(err error) *Error {
 	msg := err.Error()
-	if errors.Is(err, errTimeout) {
-		return &Error{Msg: errTimeout.Error()}
-	}
-	if errors.Is(err, errTooLarge) {
-		return &Error{Msg: errTooLarge.Error()}
-	}
 	e := &Error{Msg: msg}
 	if m := templateErrRE.FindStringSubmatch(msg); m != nil {
 		e.Line, _ = strconv.Atoi(m[1])
@@ -483,7 +542,13 @@ func templateError(err error) *Error {
 		if m := ownMessageRE.FindStringSubmatch(e.Msg); m != nil {
 			e.Msg = m[1]
 		}
-		e.Msg = strings.Replace(e.Msg, "error calling "+presentFunc+": ", "", 1)
+		e.Msg = internalRE.ReplaceAllString(e.Msg, "")
+	}
+	var ex *budget.Exceeded
+	if errors.As(err, &ex) {
+		// Where the limit was hit is worth knowing (the line), what the
+		// template was doing there is not: say the limit.
+		e.Msg, e.Limit = ex.Error(), ex.Limit
 	}
 	return e
 }
