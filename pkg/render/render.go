@@ -66,14 +66,14 @@ func (p *Program) Cluster(w World, tenants []*tenant.Tenant) (*Output, error) {
 
 // run is the state of one render.
 type run struct {
-	p        *Program
-	w        World
-	t        *tenant.Tenant // nil in scope None
-	tenants  []*tenant.Tenant
-	budget   *budget.Budget
-	objects  []Object
-	errs     Errors
-	seen     map[objectKey]string
+	p       *Program
+	w       World
+	t       *tenant.Tenant // nil in scope None
+	tenants []*tenant.Tenant
+	budget  *budget.Budget
+	objects []Object
+	errs    Errors
+	seen    map[objectKey]string
 }
 
 type objectKey struct {
