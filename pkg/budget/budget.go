@@ -25,7 +25,10 @@ import (
 // of the charge (see README, "Render budgets").
 const (
 	// DefaultMemory is the charge one render may make.
-	DefaultMemory = 64 << 20
+	DefaultMemory = 32 << 20
+	// MaxValue bounds the size of one value a function formats, serialises
+	// or copies, and of one value printed.
+	MaxValue = 16 << 20
 	// MaxDepth bounds nested template calls ({{ template }} recursion): each
 	// level costs the goroutine several KiB of stack.
 	MaxDepth = 100
@@ -178,8 +181,8 @@ const (
 // sixty times over) is small in memory but astronomically large once printed,
 // and only a walk sees that. The walk checks the deadline as it goes.
 func (b *Budget) ValueSize(v any, limit int64) (int64, error) {
-	w := walker{b: b, limit: limit}
-	w.walk(reflect.ValueOf(v))
+	w := walker{b: b, limit: min(limit, MaxValue)}
+	w.walkAny(v)
 	return w.size, w.err
 }
 
@@ -194,7 +197,7 @@ type walker struct {
 func (w *walker) add(n int64) bool {
 	w.size += n
 	if w.size > w.limit {
-		w.err = w.b.exceed(LimitMemory, "a value of more than %s was passed to a function or printed, more than the %s left to the render", Size(w.limit), Size(w.limit))
+		w.err = w.b.exceed(LimitMemory, "a value of more than %s was passed to a function or printed", Size(w.limit))
 		return false
 	}
 	w.nodes++
@@ -204,6 +207,40 @@ func (w *walker) add(n int64) bool {
 		}
 	}
 	return true
+}
+
+// walkAny handles the types template data and sprig results are made of
+// without reflection, which is several times slower.
+func (w *walker) walkAny(x any) {
+	if w.err != nil {
+		return
+	}
+	switch t := x.(type) {
+	case nil, bool, int, int64, float64:
+		w.add(scalarCost)
+	case string:
+		w.add(int64(len(t)) + 2)
+	case []any:
+		if w.add(scalarCost) {
+			for _, e := range t {
+				if w.err != nil {
+					return
+				}
+				w.walkAny(e)
+			}
+		}
+	case map[string]any:
+		if w.add(scalarCost) {
+			for k, e := range t {
+				if w.err != nil || !w.add(entryCost+int64(len(k))) {
+					return
+				}
+				w.walkAny(e)
+			}
+		}
+	default:
+		w.walk(reflect.ValueOf(x))
+	}
 }
 
 func (w *walker) walk(v reflect.Value) {
@@ -216,6 +253,10 @@ func (w *walker) walk(v reflect.Value) {
 	case reflect.Interface, reflect.Pointer:
 		if v.IsNil() {
 			w.add(scalarCost)
+			return
+		}
+		if v.Kind() == reflect.Interface && v.CanInterface() {
+			w.walkAny(v.Interface())
 			return
 		}
 		w.walk(v.Elem())
@@ -233,6 +274,10 @@ func (w *walker) walk(v reflect.Value) {
 			w.walk(v.Index(i))
 		}
 	case reflect.Map:
+		if m, ok := v.Interface().(map[string]any); ok {
+			w.walkAny(m)
+			return
+		}
 		if !w.add(scalarCost) {
 			return
 		}

@@ -152,10 +152,29 @@ func must(err error) {
 // text before the writer can refuse it.
 func (m *meter) printable(v any) any {
 	if _, ok := v.(string); !ok && v != nil {
-		_, err := m.b.ValueSize(v, min(m.b.Room(), maxOutputBytes))
+		_, err := m.b.ValueSize(v, m.b.Room()/3)
 		must(err)
 	}
 	return v
+}
+
+// costFactors say how many bytes a function allocates per byte of its result:
+// fmt and encoding/json build in a buffer that grows by doubling and then
+// copy it out (3); toYaml marshals to JSON and parses that again as YAML.
+// Functions not listed here and not in shallowFuncs cost 3, shallow ones 1.
+var costFactors = map[string]int64{
+	"toYaml": 12, "fromYaml": 1, "fromJson": 1, "mustFromJson": 1,
+	"deepCopy": 2, "mustDeepCopy": 2,
+}
+
+func costFactor(name string) int64 {
+	if f, ok := costFactors[name]; ok {
+		return f
+	}
+	if shallowFuncs[name] {
+		return 1
+	}
+	return 3
 }
 
 // wrap returns fn with the budget around it, same signature.
@@ -164,6 +183,7 @@ func (m *meter) wrap(name string, fn any) any {
 	t := v.Type()
 	deep := !shallowFuncs[name]
 	pre := preChecks[name]
+	factor := costFactor(name)
 	copies := name == "deepCopy" || name == "mustDeepCopy"
 	return reflect.MakeFunc(t, func(args []reflect.Value) []reflect.Value {
 		b := m.b
@@ -173,7 +193,7 @@ func (m *meter) wrap(name string, fn any) any {
 			for _, a := range args {
 				switch a.Kind() {
 				case reflect.Interface, reflect.Map, reflect.Slice, reflect.Pointer:
-					n, err := b.ValueSize(a.Interface(), b.Room())
+					n, err := b.ValueSize(a.Interface(), (b.Room()-priced*factor)/factor)
 					must(err)
 					priced += n
 				}
@@ -182,8 +202,8 @@ func (m *meter) wrap(name string, fn any) any {
 		if pre != nil {
 			est, err := pre(b, args)
 			must(err)
-			if est > b.Room() {
-				must(b.Exceed(budget.LimitMemory, "%s would build %s, more than the %s left to the render", name, budget.Size(est), budget.Size(b.Room())))
+			if est > b.Room()/factor {
+				must(b.Exceed(budget.LimitMemory, "%s would build %s, more than the render has left", name, budget.Size(est)))
 			}
 		}
 		var out []reflect.Value
@@ -196,7 +216,7 @@ func (m *meter) wrap(name string, fn any) any {
 		if copies {
 			cost = priced
 		}
-		must(b.Charge(cost))
+		must(b.Charge(factor * cost))
 		return out
 	}).Interface()
 }

@@ -60,6 +60,9 @@ func (b *block) origin(kind string, i int) string {
 // Name is the GlobalTenantResource's name.
 func (p *Program) Name() string { return p.name }
 
+// Timeout is the render timeout (limits.renderTimeout or its default).
+func (p *Program) Timeout() time.Duration { return p.timeout }
+
 // Scope is the GlobalTenantResource's scope.
 func (p *Program) Scope() v1alpha1.Scope { return p.scope }
 
