@@ -19,6 +19,7 @@ import (
 
 	"github.com/projectcapsule/tenantgen/pkg/api/v1alpha1"
 	"github.com/projectcapsule/tenantgen/pkg/manifest"
+	"github.com/projectcapsule/tenantgen/pkg/policy"
 	"github.com/projectcapsule/tenantgen/pkg/tenant"
 )
 
@@ -41,6 +42,7 @@ type Program struct {
 	blocks     []*block
 	maxObjects int
 	timeout    time.Duration
+	policy     *policy.Policy
 }
 
 type block struct {
@@ -120,6 +122,11 @@ func Compile(gtr *v1alpha1.GlobalTenantResource) (*Program, error) {
 	if t := spec.Limits.RenderTimeout; t != nil && t.Duration > 0 {
 		p.timeout = t.Duration
 	}
+	pol, err := policy.Compile(p.scope, spec.Policy)
+	if err != nil {
+		fail("spec.policy", "%v", err)
+	}
+	p.policy = pol
 	sel, err := metav1.LabelSelectorAsSelector(&spec.TenantSelector)
 	if err != nil {
 		fail("spec.tenantSelector", "%v", err)

@@ -16,6 +16,7 @@ import (
 	"github.com/projectcapsule/tenantgen/pkg/api/v1alpha1"
 	"github.com/projectcapsule/tenantgen/pkg/budget"
 	"github.com/projectcapsule/tenantgen/pkg/manifest"
+	"github.com/projectcapsule/tenantgen/pkg/policy"
 	"github.com/projectcapsule/tenantgen/pkg/tenant"
 )
 
@@ -28,6 +29,8 @@ type Object struct {
 	Origin string
 	// Namespaced tells whether the kind is namespaced.
 	Namespaced bool
+	// target is the namespace rendered into in scope Namespace.
+	target string
 }
 
 // Ref names the object for messages: "Kind namespace/name" or "Kind name".
@@ -98,6 +101,9 @@ func (p *Program) run(w World, t *tenant.Tenant, tenants []*tenant.Tenant) (*Out
 			break
 		}
 	}
+	if len(r.errs) == 0 {
+		r.enforce()
+	}
 	if len(r.errs) > 0 {
 		return nil, r.errs
 	}
@@ -107,6 +113,23 @@ func (p *Program) run(w World, t *tenant.Tenant, tenants []*tenant.Tenant) (*Out
 		out.Tenant = t.Name
 	}
 	return out, nil
+}
+
+// enforce checks the rendered objects against the write policy: one
+// violation fails the whole render, so nothing of it is applied or pruned.
+func (r *run) enforce() {
+	in := policy.Input{Owner: r.w.NamespaceOwner, Objects: make([]policy.Object, len(r.objects))}
+	if r.t != nil {
+		in.Tenant = r.t.Name
+	}
+	for i, o := range r.objects {
+		gvk := o.GroupVersionKind()
+		in.Objects[i] = policy.Object{Group: gvk.Group, Kind: gvk.Kind, Namespace: o.GetNamespace(), Name: o.GetName(), Namespaced: o.Namespaced, Target: o.target}
+	}
+	for _, v := range r.p.policy.Check(in) {
+		o := r.objects[v.Index]
+		r.fail(&Error{Namespace: o.target, Origin: o.Origin, Object: o.Ref(), Msg: "refused by the write policy: " + v.Rule})
+	}
 }
 
 // fail records an error, filling in what the run knows.
@@ -384,17 +407,11 @@ func (r *run) place(b *block, tg target, origin string, u *unstructured.Unstruct
 		fail("metadata.namespace is required for a namespaced kind in scope %s", r.p.scope)
 		return
 	}
-	if r.t != nil {
-		claimed := u.GetNamespace()
-		if gvk.Group == "" && gvk.Kind == "Namespace" {
-			claimed = u.GetName()
-			if l := u.GetLabels()[tenant.LabelTenant]; l != "" && l != r.t.Name {
-				fail("a Namespace rendered for tenant %q must not be labelled %s=%s", r.t.Name, tenant.LabelTenant, l)
-				return
-			}
-		}
-		if owner := r.w.NamespaceOwner(claimed); owner != "" && owner != r.t.Name {
-			fail("namespace %q belongs to tenant %q; an object rendered for tenant %q may not land there", claimed, owner, r.t.Name)
+	// Where an object may land is the policy's to say (see enforce); a
+	// Namespace's tenant label is ours, as it decides who owns it.
+	if r.t != nil && gvk.Group == "" && gvk.Kind == "Namespace" {
+		if l := u.GetLabels()[tenant.LabelTenant]; l != "" && l != r.t.Name {
+			fail("a Namespace rendered for tenant %q must not be labelled %s=%s", r.t.Name, tenant.LabelTenant, l)
 			return
 		}
 	}
@@ -430,7 +447,7 @@ func (r *run) place(b *block, tg target, origin string, u *unstructured.Unstruct
 		return
 	}
 	r.seen[key] = origin
-	o := Object{Unstructured: u, Origin: origin, Namespaced: namespaced}
+	o := Object{Unstructured: u, Origin: origin, Namespaced: namespaced, target: nsName}
 	if r.t != nil {
 		o.Tenant = r.t.Name
 	}
