@@ -371,7 +371,14 @@ func (c *Controller) reconcilePair(ctx context.Context, p Pair) (res reconcile.R
 		errorTotal.WithLabelValues(p.GTR, "render").Inc()
 		logger.Info("render failed", "error", err.Error())
 		r := &tenantResult{items: prev, problem: "render failed: " + truncate(err.Error(), 1000)}
-		return c.failed(gtr, p.Tenant, r, "RenderFailed", resync), nil
+		// A template that ran out of its budget is a failure like any other
+		// (never Progressing), with its own reason: the message names the
+		// tenant and the limit it hit.
+		reason := "RenderFailed"
+		if render.Limit(err) != "" {
+			reason = "RenderBudgetExceeded"
+		}
+		return c.failed(gtr, p.Tenant, r, reason, resync), nil
 	}
 	renderTotal.WithLabelValues(p.GTR, "ok").Inc()
 
