@@ -1,7 +1,6 @@
 package manifest
 
 import (
-	"os"
 	"strings"
 	"testing"
 )
@@ -29,9 +28,6 @@ func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, stream string) {
 		if len(stream) > 1<<16 {
 			return
-		}
-		if f := os.Getenv("FUZZ_TRACE"); f != "" {
-			_ = os.WriteFile(f, []byte(stream), 0o644)
 		}
 		norm := Normalize(stream)
 		if strings.Contains(norm, "\r") {
