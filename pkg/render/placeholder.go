@@ -130,8 +130,8 @@ func canonical(s string) string {
 	}
 	return placeholderRE.ReplaceAllStringFunc(s, func(m string) string {
 		key := placeholderRE.FindStringSubmatch(m)[1]
-		if goKeywords[key] {
-			return m
+		if key != keyTenantName && key != keyNamespace {
+			return m // left alone by expand too: a Go template's, or unknown (a compile error)
 		}
 		return "{{" + key + "}}"
 	})
