@@ -86,7 +86,8 @@ func (staticWorld) NamespaceOwner(ns string) string {
 // FuzzRender compiles and renders any template with the budgets on (a
 // 5 ms timeout, short so that the fuzzer spends its time on other inputs): it never panics, returns within the timeout plus 100 ms,
 // its errors never name internal functions, and what it renders are objects
-// with an identity.
+// with an identity that the default write policy allows (namespaced, not in
+// another tenant's namespace, not in kube-*).
 func FuzzRender(f *testing.F) {
 	for _, s := range []string{
 		"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: platform}\n",
@@ -140,6 +141,11 @@ func FuzzRender(f *testing.F) {
 		for _, o := range out.Objects {
 			if o.GetAPIVersion() == "" || o.GetKind() == "" || o.GetName() == "" {
 				t.Fatalf("object without identity: %v", o.Object)
+			}
+			// The default write policy of scope Tenant holds whatever the template prints.
+			ns := o.GetNamespace()
+			if !o.Namespaced || ns == "" || ns == "other" || strings.HasPrefix(ns, "kube-") {
+				t.Fatalf("the write policy let through %s", o.Ref())
 			}
 		}
 	})
