@@ -638,6 +638,8 @@ func checkNoInternal(t *template.Template) error {
 			walk(n.ElseList)
 		case *parse.TemplateNode:
 			walk(n.Pipe)
+		case *parse.ChainNode:
+			walk(n.Node)
 		}
 	}
 	for _, tt := range t.Templates() {

@@ -370,7 +370,7 @@ func copyItem(src *unstructured.Unstructured) *unstructured.Unstructured {
 // ownership marks and records it. It returns false when the object is one
 // more than limits.maxObjectsPerTenant allows: the render stops there.
 func (r *run) add(b *block, tg target, origin string, u *unstructured.Unstructured) bool {
-	if len(r.objects)+len(r.errs) >= r.p.maxObjects {
+	if len(r.objects) >= r.p.maxObjects {
 		err := r.budget.Exceed(budget.LimitObjects, "more than %d objects rendered", r.p.maxObjects)
 		r.fail(&Error{Origin: origin, Msg: err.Error(), Limit: budget.LimitObjects})
 		return false
