@@ -212,7 +212,7 @@ resources:
 		t.Errorf("got %+v", *e)
 	}
 	// A cluster-scoped object with a fixed name, rendered once per namespace.
-	p = compile(t, "resources:\n  - rawItems: [{apiVersion: rbac.authorization.k8s.io/v1, kind: ClusterRole, metadata: {name: fixed}}]")
+	p = compile(t, allowClusterRoles+"resources:\n  - rawItems: [{apiVersion: rbac.authorization.k8s.io/v1, kind: ClusterRole, metadata: {name: fixed}}]")
 	e = renderError(t, p, s, solar)
 	if e.Namespace != "solar-prod" || e.Object != "ClusterRole fixed" || !strings.HasPrefix(e.Msg, "rendered twice") {
 		t.Errorf("got %+v", *e)

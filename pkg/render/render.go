@@ -101,8 +101,8 @@ func (p *Program) run(w World, t *tenant.Tenant, tenants []*tenant.Tenant) (*Out
 			break
 		}
 	}
-	if len(r.errs) == 0 {
-		r.enforce()
+	if r.budget.Err() == nil {
+		r.enforce() // also when something else failed: every refusal is worth reporting
 	}
 	if len(r.errs) > 0 {
 		return nil, r.errs
@@ -366,9 +366,10 @@ func copyItem(src *unstructured.Unstructured) *unstructured.Unstructured {
 }
 
 // add places one rendered object: checks its kind and namespace against the
-// scope and the cross-tenant guard, merges additionalMetadata, sets the
-// ownership marks and records it. It returns false when the object is one
-// more than limits.maxObjectsPerTenant allows: the render stops there.
+// scope, merges additionalMetadata, sets the ownership marks and records it
+// (where it may land is decided for all objects at once, see enforce). It
+// returns false when the object is one more than limits.maxObjectsPerTenant
+// allows: the render stops there.
 func (r *run) add(b *block, tg target, origin string, u *unstructured.Unstructured) bool {
 	if len(r.objects) >= r.p.maxObjects {
 		err := r.budget.Exceed(budget.LimitObjects, "more than %d objects rendered", r.p.maxObjects)
