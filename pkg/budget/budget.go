@@ -14,6 +14,7 @@ package budget
 import (
 	"fmt"
 	"reflect"
+	"sync/atomic"
 	"time"
 )
 
@@ -61,18 +62,28 @@ func (e *Exceeded) Error() string { return "render exceeded " + e.Limit + ": " +
 
 // Budget is what one render may still spend.
 type Budget struct {
-	deadline time.Time
-	timeout  time.Duration
-	memory   int64 // the whole charge allowed
-	used     int64
-	depth    int
-	err      *Exceeded // sticky: once exceeded, every check fails
+	// expired is set by a timer at the deadline: reading an atomic is what a
+	// check at every loop iteration can afford, reading the clock is not.
+	expired atomic.Bool
+	timer   *time.Timer
+	timeout time.Duration
+	memory  int64 // the whole charge allowed
+	used    int64
+	depth   int
+	err     *Exceeded // sticky: once exceeded, every check fails
 }
 
-// New starts a budget of the given time and memory charge.
+// New starts a budget of the given time and memory charge. Close it when
+// the render ends.
 func New(timeout time.Duration, memory int64) *Budget {
-	return &Budget{deadline: time.Now().Add(timeout), timeout: timeout, memory: memory}
+	b := &Budget{timeout: timeout, memory: memory}
+	b.timer = time.AfterFunc(timeout, func() { b.expired.Store(true) })
+	return b
 }
+
+// Close stops the deadline's timer (a timer that has not fired holds no
+// goroutine; one that fires after Close only marks a budget nobody reads).
+func (b *Budget) Close() { b.timer.Stop() }
 
 // Err is the limit hit so far, nil if none.
 func (b *Budget) Err() error {
@@ -94,7 +105,7 @@ func (b *Budget) Check() error {
 	if b.err != nil {
 		return b.err
 	}
-	if time.Now().After(b.deadline) {
+	if b.expired.Load() {
 		return b.exceed(LimitTime, "the render ran longer than %v", b.timeout)
 	}
 	return nil

@@ -84,7 +84,8 @@ func (staticWorld) NamespaceOwner(ns string) string {
 }
 
 // FuzzRender compiles and renders any template with the budgets on (a
-// 5 ms timeout, short so that the fuzzer spends its time on other inputs): it never panics, returns within the timeout plus 100 ms,
+// 5 ms timeout, short so that the fuzzer spends its time on other inputs): it
+// never panics, returns soon after the timeout,
 // its errors never name internal functions, and what it renders are objects
 // with an identity that the default write policy allows (namespaced, not in
 // another tenant's namespace, not in kube-*).
@@ -123,7 +124,12 @@ func FuzzRender(f *testing.F) {
 		}
 		start := time.Now()
 		out, err := p.Tenant(staticWorld{}, t0)
-		if took := time.Since(start); took > p.timeout+100*time.Millisecond {
+		// A second of slack, not the 100 ms TestBudgetsStopAbusiveTemplates
+		// holds: the fuzzer runs for hours on a shared machine, where the
+		// scheduler and the collector stall a process for longer (its first
+		// finding was a 268 ms pause on a render of plain text). What it looks
+		// for is a template that runs away.
+		if took := time.Since(start); took > p.timeout+time.Second {
 			t.Fatalf("render took %v (timeout %v)", took, p.timeout)
 		}
 		if err != nil {

@@ -177,6 +177,62 @@ func costFactor(name string) int64 {
 	return 3
 }
 
+// price walks the arguments of a function that may format, serialise or
+// copy them, and fails unless factor times their size fits the budget.
+func (m *meter) price(args []any, factor int64) {
+	var priced int64
+	for _, a := range args {
+		n, err := m.b.ValueSize(a, (m.b.Room()-priced*factor)/factor)
+		must(err)
+		priced += n
+	}
+}
+
+// wrapFast is wrap for the signatures most templates call (quote, printf,
+// the string functions, dig, default) without pre-checks: a typed closure
+// instead of reflect.MakeFunc, which costs a second reflective call per use.
+func (m *meter) wrapFast(fn any, deep bool, factor int64) any {
+	switch f := fn.(type) {
+	case func(...any) string:
+		return func(args ...any) string {
+			must(m.b.Check())
+			if deep {
+				m.price(args, factor)
+			}
+			r := f(args...)
+			must(m.b.Charge(factor * int64(len(r))))
+			return r
+		}
+	case func(string) string:
+		return func(a string) string {
+			must(m.b.Check())
+			if int64(len(a))*factor > m.b.Room() {
+				must(m.b.Exceed(budget.LimitMemory, "a string of %s was passed to a function, more than the render has left", budget.Size(int64(len(a)))))
+			}
+			r := f(a)
+			must(m.b.Charge(factor * int64(len(r))))
+			return r
+		}
+	case func(...any) (any, error):
+		if deep {
+			return nil
+		}
+		return func(args ...any) (any, error) {
+			must(m.b.Check())
+			return f(args...)
+		}
+	case func(any, ...any) any:
+		if deep {
+			return nil
+		}
+		return func(a any, args ...any) any {
+			must(m.b.Check())
+			return f(a, args...)
+		}
+	}
+	return nil
+}
+
 // wrap returns fn with the budget around it, same signature.
 func (m *meter) wrap(name string, fn any) any {
 	v := reflect.ValueOf(fn)
@@ -185,6 +241,21 @@ func (m *meter) wrap(name string, fn any) any {
 	pre := preChecks[name]
 	factor := costFactor(name)
 	copies := name == "deepCopy" || name == "mustDeepCopy"
+	if pre == nil && !copies {
+		if w := m.wrapFast(fn, deep, factor); w != nil {
+			return w
+		}
+	}
+	if name == "printf" {
+		return func(format string, args ...any) string {
+			must(m.b.Check())
+			must(printfWidths(m.b, format, reflect.ValueOf(args)))
+			m.price(args, factor)
+			r := fmt.Sprintf(format, args...)
+			must(m.b.Charge(factor * int64(len(r))))
+			return r
+		}
+	}
 	return reflect.MakeFunc(t, func(args []reflect.Value) []reflect.Value {
 		b := m.b
 		must(b.Check())
