@@ -14,7 +14,6 @@ package budget
 import (
 	"fmt"
 	"reflect"
-	"sync/atomic"
 	"time"
 )
 
@@ -62,28 +61,21 @@ func (e *Exceeded) Error() string { return "render exceeded " + e.Limit + ": " +
 
 // Budget is what one render may still spend.
 type Budget struct {
-	// expired is set by a timer at the deadline: reading an atomic is what a
-	// check at every loop iteration can afford, reading the clock is not.
-	expired atomic.Bool
-	timer   *time.Timer
-	timeout time.Duration
-	memory  int64 // the whole charge allowed
-	used    int64
-	depth   int
-	err     *Exceeded // sticky: once exceeded, every check fails
+	// deadline is read from the clock at every check (tens of nanoseconds): a
+	// timer setting a flag would be cheaper, but on a busy machine it fires
+	// late, and the bound is renderTimeout + 100 ms.
+	deadline time.Time
+	timeout  time.Duration
+	memory   int64 // the whole charge allowed
+	used     int64
+	depth    int
+	err      *Exceeded // sticky: once exceeded, every check fails
 }
 
-// New starts a budget of the given time and memory charge. Close it when
-// the render ends.
+// New starts a budget of the given time and memory charge.
 func New(timeout time.Duration, memory int64) *Budget {
-	b := &Budget{timeout: timeout, memory: memory}
-	b.timer = time.AfterFunc(timeout, func() { b.expired.Store(true) })
-	return b
+	return &Budget{deadline: time.Now().Add(timeout), timeout: timeout, memory: memory}
 }
-
-// Close stops the deadline's timer (a timer that has not fired holds no
-// goroutine; one that fires after Close only marks a budget nobody reads).
-func (b *Budget) Close() { b.timer.Stop() }
 
 // Err is the limit hit so far, nil if none.
 func (b *Budget) Err() error {
@@ -105,7 +97,7 @@ func (b *Budget) Check() error {
 	if b.err != nil {
 		return b.err
 	}
-	if b.expired.Load() {
+	if time.Now().After(b.deadline) {
 		return b.exceed(LimitTime, "the render ran longer than %v", b.timeout)
 	}
 	return nil

@@ -91,7 +91,6 @@ type target struct {
 
 func (p *Program) run(w World, t *tenant.Tenant, tenants []*tenant.Tenant) (*Output, error) {
 	r := &run{p: p, w: w, t: t, tenants: tenants, budget: budget.New(p.timeout, budget.DefaultMemory), seen: map[objectKey]string{}}
-	defer r.budget.Close()
 	for _, b := range p.blocks {
 		for _, tg := range r.targets(b) {
 			if !r.block(b, tg) {
