@@ -68,8 +68,14 @@ func TestBudgetsStopAbusiveTemplates(t *testing.T) {
 	for _, a := range abuses {
 		t.Run(a.name, func(t *testing.T) {
 			limits := a.limits
-			if limits == "" {
+			switch {
+			case limits != "":
+			case a.limit == budget.LimitTime:
 				limits = "{renderTimeout: 300ms}"
+			default:
+				// Another limit must stop it: a timeout that a starved
+				// machine could reach first would hide which.
+				limits = "{renderTimeout: 5s}"
 			}
 			p := compile(t, generator(a.template, "limits: "+limits))
 			timeout := p.Timeout()
@@ -121,8 +127,14 @@ func TestBudgetsBoundMemory(t *testing.T) {
 	for _, a := range abuses {
 		t.Run(a.name, func(t *testing.T) {
 			limits := a.limits
-			if limits == "" {
+			switch {
+			case limits != "":
+			case a.limit == budget.LimitTime:
 				limits = "{renderTimeout: 300ms}"
+			default:
+				// Another limit must stop it: a timeout that a starved
+				// machine could reach first would hide which.
+				limits = "{renderTimeout: 5s}"
 			}
 			p := compile(t, generator(a.template, "limits: "+limits))
 			runtime.GC()
