@@ -87,7 +87,7 @@ func tenantWith(ctx context.Context, name string, data map[string]any) {
 	t.SetLabels(map[string]string{"spec": "isolation"})
 	t.Object["spec"] = map[string]any{"data": data}
 	Expect(k8s.Create(ctx, t)).To(Succeed())
-	t.Object["status"] = map[string]any{"namespaces": []any{name + "-prod"}, "size": int64(1), "state": "Active"}
+	t.Object["status"] = testenv.TenantStatus(map[string]any{"namespaces": []any{name + "-prod"}})
 	Expect(k8s.Status().Update(ctx, t)).To(Succeed())
 }
 
