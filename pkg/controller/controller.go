@@ -142,9 +142,14 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) (*Controller,
 		return nil, fmt.Errorf("indexing namespaces: %w", err)
 	}
 
+	// A plain FIFO queue for GlobalTenantResources: with the priority queue,
+	// the status flushes of one converging GlobalTenantResource (priority 0,
+	// every second) kept another's first reconcile (an initial-list event, low
+	// priority) waiting for minutes at 10,000 tenants.
 	c.gtrs, err = controller.New("globaltenantresource", mgr, controller.Options{
 		Reconciler: reconcile.Func(c.reconcileGTR), ReconciliationTimeout: reconcileTimeout,
-		SkipNameValidation: &opts.SkipNameValidation,
+		SkipNameValidation: &opts.SkipNameValidation, UsePriorityQueue: new(false),
+		MaxConcurrentReconciles: 2,
 	})
 	if err != nil {
 		return nil, err
