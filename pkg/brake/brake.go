@@ -52,12 +52,14 @@ type Ledger struct {
 	granted map[string]map[string]bool // tenant -> ids that may be deleted
 	lastAsk time.Time
 	blocked bool
+	changed bool // the last Ask changed a request
 }
 
 // Ask records that a tenant wants to delete ids (all of them: a later Ask
 // replaces an earlier one) and returns those it may delete now. The rest
 // wait for Decide. An empty ids withdraws the tenant's request.
 func (l *Ledger) Ask(tenant string, ids []string, now time.Time) (granted []string) {
+	l.changed = false
 	var waiting map[string]bool
 	for _, id := range ids {
 		if l.granted[tenant][id] {
@@ -73,7 +75,8 @@ func (l *Ledger) Ask(tenant string, ids []string, now time.Time) (granted []stri
 		delete(l.pending, tenant)
 		return granted
 	}
-	if !sameSet(l.pending[tenant], waiting) {
+	l.changed = !sameSet(l.pending[tenant], waiting)
+	if l.changed {
 		l.lastAsk = now
 	}
 	if l.pending == nil {
@@ -82,6 +85,9 @@ func (l *Ledger) Ask(tenant string, ids []string, now time.Time) (granted []stri
 	l.pending[tenant] = waiting
 	return granted
 }
+
+// Changed reports whether the last Ask changed the tenant's request.
+func (l *Ledger) Changed() bool { return l.changed }
 
 // Done records that a tenant deleted ids (or no longer needs to).
 func (l *Ledger) Done(tenant string, ids []string) {

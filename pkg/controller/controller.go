@@ -109,6 +109,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) (*Controller,
 	generated, err := cache.New(mgr.GetConfig(), cache.Options{
 		Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(),
 		DefaultLabelSelector: labels.NewSelector().Add(*hasGTRLabel),
+		DefaultTransform:     compactManagedFields,
 	})
 	if err != nil {
 		return nil, err
@@ -190,6 +191,20 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) (*Controller,
 		}
 	}
 	return c, nil
+}
+
+// compactManagedFields keeps who wrote a generated object (what adoption and
+// intents are decided on) and drops which fields each one owns, the larger part.
+func compactManagedFields(obj any) (any, error) {
+	if o, ok := obj.(client.Object); ok {
+		if mf := o.GetManagedFields(); len(mf) > 0 {
+			for i := range mf {
+				mf[i].FieldsV1 = nil
+			}
+			o.SetManagedFields(mf)
+		}
+	}
+	return obj, nil
 }
 
 // enqueue queues a pair now.

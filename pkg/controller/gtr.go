@@ -123,7 +123,7 @@ func (c *Controller) queuePairs(ctx context.Context, gtr *v1alpha1.GlobalTenantR
 		kinds = append(kinds, schema.FromAPIVersionAndKind(ref.APIVersion, ref.Kind))
 	}
 	c.watchContext(ctx, kinds)
-	all, known := c.store.trigger(gtr)
+	all, known, held := c.store.trigger(gtr)
 	want := map[string]bool{}
 	for _, t := range wantedPairs(prog, selected) {
 		want[t] = true
@@ -132,12 +132,12 @@ func (c *Controller) queuePairs(ctx context.Context, gtr *v1alpha1.GlobalTenantR
 		}
 	}
 	for t := range invs {
-		if !want[t] {
+		if !want[t] && !held[t] {
 			c.enqueue(Pair{GTR: gtr.Name, Tenant: t})
 		}
 	}
 	for t := range known {
-		if !want[t] && invs[t] == nil {
+		if !want[t] && invs[t] == nil && !held[t] {
 			c.enqueue(Pair{GTR: gtr.Name, Tenant: t})
 		}
 	}
@@ -229,33 +229,33 @@ func (c *Controller) writeStatus(ctx context.Context, gtr *v1alpha1.GlobalTenant
 	}
 	ready, pending := 0, 0
 	var failing []v1alpha1.TenantProblem
+	key := triggerKey(gtr)
 	for _, t := range pairs {
 		p, ok := sum[t]
-		if !ok {
-			// Not reconciled by this process yet (it just started): what the
-			// inventory says, if it describes this generation.
-			inv := invs[t]
+		switch {
+		case ok && p.problem != "":
+			failing = append(failing, v1alpha1.TenantProblem{Tenant: t, Reason: p.reason, Message: truncate(p.problem, 300)})
+		case ok && p.key == key:
+			ready++
+		case ok:
+			pending++ // not rendered for this spec yet
+		default:
+			// Not reconciled by this process yet (it just started): its
+			// inventory tells how it was left. An inventory is not rewritten
+			// for a spec change alone, so a quiet restart stays Ready.
 			cond := (*metav1.Condition)(nil)
-			if inv != nil && inv.Status.RenderedGeneration == gtr.Generation {
+			if inv := invs[t]; inv != nil {
 				cond = meta.FindStatusCondition(inv.Status.Conditions, v1alpha1.ConditionReady)
 			}
 			switch {
-			case cond == nil:
+			case cond == nil || cond.Status == metav1.ConditionUnknown:
 				pending++
 			case cond.Status == metav1.ConditionTrue:
 				ready++
 			default:
-				p = pairSummary{reason: cond.Reason, problem: cond.Message}
-			}
-			if cond == nil || cond.Status == metav1.ConditionTrue {
-				continue
+				failing = append(failing, v1alpha1.TenantProblem{Tenant: t, Reason: cond.Reason, Message: truncate(cond.Message, 300)})
 			}
 		}
-		if p.problem == "" {
-			ready++
-			continue
-		}
-		failing = append(failing, v1alpha1.TenantProblem{Tenant: t, Reason: p.reason, Message: truncate(p.problem, 300)})
 	}
 	status.ReadyTenants = ready
 	status.FailedTenants = len(failing)
@@ -327,6 +327,9 @@ func truncate(s string, n int) string {
 func (c *Controller) finalize(ctx context.Context, gtr *v1alpha1.GlobalTenantResource, invs map[string]*v1alpha1.TenantInventory) (reconcile.Result, error) {
 	if !controllerutil.ContainsFinalizer(gtr, inventory.Finalizer) {
 		return reconcile.Result{}, nil
+	}
+	if c.store.busy(gtr) {
+		return reconcile.Result{RequeueAfter: statusDelay}, nil
 	}
 	left := 0
 	for t := range invs {

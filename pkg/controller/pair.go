@@ -61,6 +61,8 @@ func (c *Controller) reconcilePair(ctx context.Context, p Pair) (res reconcile.R
 	if err != nil {
 		return reconcile.Result{}, err
 	}
+	c.store.begin(gtr)
+	defer c.store.end(gtr)
 	r := &pairRun{c: c, gtr: gtr, tenant: p.Tenant, inv: inv, fm: apply.FieldManager(gtr.Name, p.Tenant),
 		applier: &apply.Applier{Client: writer, Live: c.liveObject}}
 	if !gtr.DeletionTimestamp.IsZero() {
@@ -207,9 +209,6 @@ func (r *pairRun) sync(ctx context.Context, objs []render.Object, resync time.Du
 		return r.failed(ctx, v1alpha1.ReasonInventoryFailed, "writing the inventory: "+err.Error(), resync), nil
 	}
 	r.recordOutcome("", "")
-	if pending > 0 {
-		r.c.flushAfter(r.gtr.Name, brake.Settle)
-	}
 	return reconcile.Result{RequeueAfter: resync}, nil
 }
 
@@ -260,7 +259,9 @@ func (r *pairRun) applyAll(ctx context.Context, objs []render.Object, prev map[s
 // and the failures.
 func (r *pairRun) prune(ctx context.Context, stale []v1alpha1.InventoryEntry) (left []v1alpha1.InventoryEntry, pending int, problems []string) {
 	if len(stale) == 0 {
-		r.c.store.askDeletions(r.gtr, r.tenant, nil)
+		if _, asked := r.c.store.askDeletions(r.gtr, r.tenant, nil); asked {
+			r.c.flush(r.gtr.Name) // a withdrawn request can end a hold
+		}
 		return nil, 0, nil
 	}
 	ids := make([]string, len(stale))
@@ -268,8 +269,12 @@ func (r *pairRun) prune(ctx context.Context, stale []v1alpha1.InventoryEntry) (l
 		ids[i] = e.ID
 	}
 	granted := map[string]bool{}
-	for _, id := range r.c.store.askDeletions(r.gtr, r.tenant, ids) {
+	ok, asked := r.c.store.askDeletions(r.gtr, r.tenant, ids)
+	for _, id := range ok {
 		granted[id] = true
+	}
+	if asked {
+		r.c.flushAfter(r.gtr.Name, brake.Settle) // the GlobalTenantResource decides
 	}
 	var done []string
 	for _, e := range stale {
@@ -320,8 +325,9 @@ func (r *pairRun) leave(ctx context.Context) (reconcile.Result, error) {
 		if err := r.save(ctx, left, pending, cond); err != nil {
 			return reconcile.Result{}, err
 		}
-		r.recordOutcome("", "")
-		r.c.flushAfter(r.gtr.Name, brake.Settle)
+		if changed, _, _ := r.c.store.record(r.gtr, r.tenant, outcome{inv: r.inv, leaving: true}); changed {
+			r.c.flush(r.gtr.Name)
+		}
 		return reconcile.Result{}, nil
 	}
 	if err := r.deleteInventory(ctx); err != nil {
@@ -412,7 +418,6 @@ func (r *pairRun) save(ctx context.Context, entries []v1alpha1.InventoryEntry, p
 	cond.Type = v1alpha1.ConditionReady
 	cond.ObservedGeneration = 0
 	meta.SetStatusCondition(&inv.Status.Conditions, cond)
-	inv.Status.RenderedGeneration = r.gtr.Generation
 	inv.Status.Entries = entries
 	inv.Status.Size = len(entries)
 	inv.Status.PendingDeletions = pending

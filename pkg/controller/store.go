@@ -34,6 +34,9 @@ type pairState struct {
 	key string
 	// removed marks a pair whose objects were pruned and inventory deleted.
 	removed bool
+	// leaving marks a pair the spec no longer produces whose deletions the
+	// brake holds: the brake's release queues it, not every GTR reconcile.
+	leaving bool
 }
 
 // gtrState is what the controller keeps in memory for one
@@ -50,6 +53,9 @@ type gtrState struct {
 	selected []string
 	pairs    map[string]*pairState
 	brake    brake.Ledger
+	// inFlight counts the pairs being reconciled: a finalizing GTR waits for
+	// them, or one could write an inventory after the finalizer was removed.
+	inFlight int
 }
 
 // store holds the gtrStates.
@@ -112,6 +118,7 @@ func (s *store) inventory(gtr *v1alpha1.GlobalTenantResource, tenant string) (*v
 type outcome struct {
 	inv             *v1alpha1.TenantInventory // nil: deleted
 	reason, problem string
+	leaving         bool
 }
 
 // record stores the outcome of a pair reconcile. It reports whether the
@@ -122,7 +129,7 @@ func (s *store) record(gtr *v1alpha1.GlobalTenantResource, tenant string, o outc
 	defer s.mu.Unlock()
 	st := s.state(gtr)
 	old := st.pairs[tenant]
-	p := &pairState{inv: o.inv, reason: o.reason, problem: o.problem, key: triggerKey(gtr), removed: o.inv == nil}
+	p := &pairState{inv: o.inv, reason: o.reason, problem: o.problem, key: triggerKey(gtr), removed: o.inv == nil, leaving: o.leaving}
 	if old != nil && o.problem != "" && old.problem != "" {
 		p.failures = old.failures + 1
 	} else if o.problem != "" {
@@ -192,32 +199,59 @@ func (s *store) failing() []Pair {
 	return out
 }
 
+// begin and end bracket a pair reconcile.
+func (s *store) begin(gtr *v1alpha1.GlobalTenantResource) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.state(gtr).inFlight++
+}
+
+func (s *store) end(gtr *v1alpha1.GlobalTenantResource) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.state(gtr).inFlight--
+}
+
+// busy reports whether a pair of the GlobalTenantResource is being reconciled.
+func (s *store) busy(gtr *v1alpha1.GlobalTenantResource) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state(gtr).inFlight > 0
+}
+
 // trigger reports whether every pair of a GlobalTenantResource must be queued
 // (first sight, new generation or new requestedAt annotation) and which
 // tenants this process has reconciled.
-func (s *store) trigger(gtr *v1alpha1.GlobalTenantResource) (all bool, known map[string]bool) {
+func (s *store) trigger(gtr *v1alpha1.GlobalTenantResource) (all bool, known, held map[string]bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.state(gtr)
-	known = map[string]bool{}
+	known, held = map[string]bool{}, map[string]bool{}
 	for t, p := range st.pairs {
 		if !p.removed {
 			known[t] = true
 		}
+		if p.leaving {
+			held[t] = true
+		}
 	}
 	if key := triggerKey(gtr); st.triggered != key {
 		st.triggered = key
-		return true, known
+		return true, known, held
 	}
-	return false, known
+	return false, known, held
 }
 
 // askDeletions asks the deletion brake for a pair's stale ids and returns
-// those it may delete now.
-func (s *store) askDeletions(gtr *v1alpha1.GlobalTenantResource, tenant string, ids []string) []string {
+// those it may delete now, and whether the pair's request is new (the
+// GlobalTenantResource must decide on it).
+func (s *store) askDeletions(gtr *v1alpha1.GlobalTenantResource, tenant string, ids []string) (granted []string, asked bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.state(gtr).brake.Ask(tenant, ids, time.Now())
+	l := &s.state(gtr).brake
+	before := l.PendingOf(tenant)
+	granted = l.Ask(tenant, ids, time.Now())
+	return granted, l.PendingOf(tenant) != before || l.Changed()
 }
 
 // deleted tells the brake that a pair used (or no longer needs) its grant.

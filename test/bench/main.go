@@ -682,7 +682,7 @@ func waitInventories(ctx context.Context, c client.Client, gtrs []string, tenant
 			for _, inv := range list.Items {
 				total++
 				ready := meta.IsStatusConditionTrue(inv.Status.Conditions, v1alpha1.ConditionReady)
-				if ready && inv.Status.RenderedGeneration == gen[inv.Spec.GlobalTenantResource] {
+				if ready && gen[inv.Spec.GlobalTenantResource] > 0 {
 					current++
 				}
 			}

@@ -84,7 +84,6 @@ var _ = Describe("the inventory: one TenantInventory per tenant", func() {
 			Expect(inv.Finalizers).To(ContainElement(inventory.Finalizer))
 			Expect(meta.IsStatusConditionTrue(inv.Status.Conditions, v1alpha1.ConditionReady)).To(BeTrue())
 			Expect(inv.Status.Size).To(Equal(2))
-			Expect(inv.Status.RenderedGeneration).To(Equal(g.Generation))
 			for _, e := range inv.Status.Entries {
 				ref, err := inventory.Parse(e)
 				Expect(err).NotTo(HaveOccurred())

@@ -91,7 +91,10 @@ func (p *proxy) restore() {
 }
 
 var _ = Describe("an apiserver outage", func() {
-	It("is logged, and changes made after it are applied within 5 s of the apiserver answering again", func(ctx SpecContext) {
+	// The goal is 5 s; the bound checked is 2 s, because client-go's own
+	// backoff alone (without the patient dialer) was measured here at 3.7 s
+	// after this outage, and at 28.5 s after a real apiserver restart.
+	It("is logged, and changes made after it are applied within 2 s of the apiserver answering again", func(ctx SpecContext) {
 		id := uniq("outage")
 		t := uniq("ot")
 		createTenant(ctx, id, t)
@@ -145,7 +148,7 @@ spec:
 		p.restore()
 		start := time.Now()
 		Expect(k8s.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: t + "-prod", Labels: map[string]string{"role": "source"}}})).To(Succeed())
-		Eventually(summary, 5*time.Second, 20*time.Millisecond).Should(Equal("a,"))
+		Eventually(summary, 2*time.Second, 20*time.Millisecond).Should(Equal("a,"))
 		GinkgoWriter.Printf("change applied %s after the apiserver came back\n", time.Since(start).Round(time.Millisecond))
 		Eventually(logs.String).Should(ContainSubstring("regained the connection to the apiserver"))
 		Expect(strings.Count(logs.String(), "lost the connection to the apiserver")).To(Equal(1), "logged once, not per retry")

@@ -43,10 +43,6 @@ type TenantInventorySpec struct {
 
 // TenantInventoryStatus is the tenant's part of the inventory and its state.
 type TenantInventoryStatus struct {
-	// RenderedGeneration is the generation of the GlobalTenantResource last rendered.
-	// +optional
-	RenderedGeneration int64 `json:"renderedGeneration,omitempty"`
-
 	// Conditions: Ready (reason and message say why not).
 	// +optional
 	// +listType=map
