@@ -91,6 +91,21 @@ chart-test: ## Run only the Helm chart tests (lint, template, apply to envtest, 
 	  HELM="$$(TENANTGEN_CACHE=$(CACHE_DIR) bash $(HELM_SCRIPT) | tail -n1)" && export HELM && \
 	  go test -count=1 -timeout 15m ./test/chart/...
 
+# Native Go fuzz targets, run one after the other (the corpus in each package's
+# testdata/fuzz runs with every `go test`). FUZZTIME is per target: a duration
+# (60s) or an exec count (1000000x).
+FUZZTIME    ?= 60s
+# Each new interesting input is minimised for up to this long (Go's default,
+# 60s, spends most of a short run minimising instead of fuzzing).
+FUZZMINIMIZETIME ?= 1s
+FUZZ_TARGETS := ./pkg/render:FuzzPlaceholders ./pkg/render:FuzzRender ./pkg/manifest:FuzzDecode
+
+.PHONY: fuzz
+fuzz: ## Run each fuzz target for FUZZTIME (default 60s), one at a time.
+	@for t in $(FUZZ_TARGETS); do pkg="$${t%%:*}"; fn="$${t##*:}"; \
+	  echo "==> $$fn ($$pkg, $(FUZZTIME))"; \
+	  go test -run='^$$' -fuzz="^$$fn$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=$(FUZZMINIMIZETIME) -parallel=1 "$$pkg" || exit 1; done
+
 .PHONY: bench
 bench: ## Run the render benchmarks and print the numbers.
 	bash hack/bench.sh

@@ -242,3 +242,44 @@ spec:
 		t.Errorf("invalid input: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 }
+
+// render and test enforce the write policy as the controller does: a
+// GlobalTenantResource whose template writes where its policy does not allow
+// fails, naming the object and the rule, and prints nothing of that tenant.
+func TestWritePolicyInRenderAndTest(t *testing.T) {
+	dir := t.TempDir()
+	gtr := `apiVersion: addons.projectcapsule.dev/v1alpha1
+kind: GlobalTenantResource
+metadata: {name: sneaky}
+spec:
+  scope: Tenant
+  policy:
+    allowedKinds: [{group: "", kind: ConfigMap}]
+    allowedNamespaces: ["tenant-{{tenant.name}}-system"]
+  resources:
+    - rawItems:
+        - {apiVersion: v1, kind: ConfigMap, metadata: {name: ok, namespace: "tenant-{{tenant.name}}-system"}}
+        - {apiVersion: v1, kind: ConfigMap, metadata: {name: pwn, namespace: kube-system}}
+`
+	if err := os.WriteFile(filepath.Join(dir, "gtr.yaml"), []byte(gtr), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := run(t, "render", "-f", "../../contexts/envoy-gateway", "-f", filepath.Join(dir, "gtr.yaml"), "--tenant", "solar")
+	const rule = `ConfigMap kube-system/pwn: refused by the write policy: namespace "kube-system" matches no pattern of spec.policy.allowedNamespaces [tenant-{{tenant.name}}-system]`
+	if code != 1 || !strings.Contains(stderr, rule) || strings.Contains(stdout, "name: ok") {
+		t.Errorf("render: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	// Inputs of a test file are relative to it.
+	abs, _ := filepath.Abs("../../contexts/envoy-gateway")
+	rel, err := filepath.Rel(dir, abs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	test := "inputs: [" + rel + ", gtr.yaml]\ncases:\n  - {name: refused, tenant: solar, error: 'refused by the write policy: namespace \"kube-system\"'}\n"
+	if err := os.WriteFile(filepath.Join(dir, "gtr.test.yaml"), []byte(test), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, stdout, stderr := run(t, "test", dir); code != 0 || !strings.Contains(stdout, "1 passed, 0 failed") {
+		t.Errorf("test: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}

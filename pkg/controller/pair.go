@@ -119,7 +119,14 @@ func (c *Controller) reconcilePair(ctx context.Context, p Pair) (res reconcile.R
 		renderTotal.WithLabelValues(p.GTR, "error").Inc()
 		errorTotal.WithLabelValues(p.GTR, "render").Inc()
 		logger.Info("render failed", "error", err.Error())
-		return r.failed(ctx, v1alpha1.ReasonRenderFailed, "render failed: "+truncate(err.Error(), 1000), resync), nil
+		// A template that ran out of its budget is a failure like any other
+		// (never Progressing), with its own reason: the message names the
+		// tenant and the limit it hit.
+		reason := v1alpha1.ReasonRenderFailed
+		if render.Limit(err) != "" {
+			reason = v1alpha1.ReasonRenderBudgetExceeded
+		}
+		return r.failed(ctx, reason, "render failed: "+truncate(err.Error(), 1000), resync), nil
 	}
 	renderTotal.WithLabelValues(p.GTR, "ok").Inc()
 	return r.sync(ctx, out.Objects, resync)

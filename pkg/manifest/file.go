@@ -56,7 +56,7 @@ func ReadPaths(paths []string) ([]Item, error) {
 // ReadStream decodes a named multi-document stream.
 func ReadStream(name, data string) ([]Item, error) {
 	var items []Item
-	for _, doc := range Split(data) {
+	for _, doc := range Split(Normalize(data)) {
 		obj, err := decodeMap(doc)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)

@@ -5,6 +5,7 @@ package manifest
 
 import (
 	"fmt"
+	"iter"
 	"regexp"
 	"strconv"
 	"strings"
@@ -29,25 +30,49 @@ type Document struct {
 // copying: a render splits every generator's output.
 func Split(stream string) []Document {
 	var docs []Document
-	start, startLine := 0, 1 // where the current document begins: offset and line
-	flush := func(end int) {
-		if text := stream[start:end]; !blank(text) {
-			docs = append(docs, Document{Line: startLine, Text: text})
-		}
+	for d := range Documents(stream) {
+		docs = append(docs, d)
 	}
-	for off, line := 0, 1; off < len(stream); line++ {
-		next := len(stream)
-		if i := strings.IndexByte(stream[off:], '\n'); i >= 0 {
-			next = off + i + 1
-		}
-		if separator(stream[off:next]) {
-			flush(off)
-			start, startLine = next, line+1
-		}
-		off = next
-	}
-	flush(len(stream))
 	return docs
+}
+
+// Documents yields the documents of a stream one at a time, as Split lists
+// them, so that a caller can stop (at a budget, an object limit) without the
+// rest of the stream ever being cut up.
+func Documents(stream string) iter.Seq[Document] {
+	return func(yield func(Document) bool) {
+		start, startLine := 0, 1 // where the current document begins: offset and line
+		flush := func(end int) bool {
+			if text := stream[start:end]; !blank(text) {
+				return yield(Document{Line: startLine, Text: text})
+			}
+			return true
+		}
+		for off, line := 0, 1; off < len(stream); line++ {
+			next := len(stream)
+			if i := strings.IndexByte(stream[off:], '\n'); i >= 0 {
+				next = off + i + 1
+			}
+			if separator(stream[off:next]) {
+				if !flush(off) {
+					return
+				}
+				start, startLine = next, line+1
+			}
+			off = next
+		}
+		flush(len(stream))
+	}
+}
+
+// Normalize turns CRLF and bare CR line endings into LF. YAML reads all three
+// as line breaks, but Split, text/template and excerpts count LF only, so
+// without it a CR-only file reports every error on line 1.
+func Normalize(s string) string {
+	if !strings.Contains(s, "\r") {
+		return s
+	}
+	return strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n")
 }
 
 // separator reports whether a line is a document separator: "---", optionally
@@ -254,7 +279,7 @@ func kindOf(v any) string {
 
 // DecodeAll splits a stream and decodes every document.
 func DecodeAll(stream string) ([]*unstructured.Unstructured, []int, error) {
-	docs := Split(stream)
+	docs := Split(Normalize(stream))
 	objs := make([]*unstructured.Unstructured, 0, len(docs))
 	lines := make([]int, 0, len(docs))
 	for _, d := range docs {

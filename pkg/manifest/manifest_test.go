@@ -220,3 +220,20 @@ func TestReadPaths(t *testing.T) {
 		t.Errorf("an empty directory: %v", err)
 	}
 }
+
+// The same stream with LF, CRLF and bare CR line endings gives the same
+// documents, lines and error lines.
+func TestLineEndings(t *testing.T) {
+	const stream = "apiVersion: v1\nkind: A\nmetadata: {name: a}\n---\n# c\napiVersion: v1\nkind: B\nmetadata: {name: b}\n---\nkind: [\n"
+	for _, eol := range []string{"\n", "\r\n", "\r"} {
+		s := strings.ReplaceAll(stream, "\n", eol)
+		docs := Split(Normalize(s))
+		if len(docs) != 3 || docs[0].Line != 1 || docs[1].Line != 5 || docs[2].Line != 10 {
+			t.Errorf("%q: documents %+v", eol, docs)
+		}
+		_, err := ReadStream("f.yaml", s)
+		if err == nil || !strings.Contains(err.Error(), "f.yaml: line 10") {
+			t.Errorf("%q: error %v, want it on line 10", eol, err)
+		}
+	}
+}

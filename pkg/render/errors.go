@@ -1,6 +1,7 @@
 package render
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -22,6 +23,8 @@ type Error struct {
 	// OutputLine is the 1-based line in the generator's rendered output (0 when not known).
 	OutputLine int
 	Msg        string
+	// Limit names the budget limit the render hit (a budget.Limit* name), "" for other errors.
+	Limit string
 	// Excerpt quotes the template or rendered text around the error, with line numbers.
 	Excerpt string
 }
@@ -57,6 +60,24 @@ func (e *Error) Error() string {
 // Errors is every failure of one render. A render with errors returns no
 // objects: callers keep what the tenant had and report these.
 type Errors []*Error
+
+// Limit names the budget limit a failed render hit ("" when it hit none), so
+// that callers can report a template that ran out of budget as such.
+func Limit(err error) string {
+	var es Errors
+	if errors.As(err, &es) {
+		for _, e := range es {
+			if e.Limit != "" {
+				return e.Limit
+			}
+		}
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Limit
+	}
+	return ""
+}
 
 func (es Errors) Error() string {
 	msgs := make([]string, len(es))

@@ -21,11 +21,20 @@ var removedFuncs = []string{
 	"bcrypt", "htpasswd", "encryptAES",
 	"genPrivateKey", "genCA", "genCAWithKey", "genSelfSignedCert", "genSelfSignedCertWithKey",
 	"genSignedCert", "genSignedCertWithKey", "buildCustomCert",
+	// scrypt with 32 MiB of state per call: half a render's memory budget
+	"derivePassword",
 }
 
 // zeroFunc and presentFunc are appended to every printing action of a
-// missingKey=zero or missingKey=error template (see appendStage). Their names
-// cannot clash with sprig's.
+// missingKey=zero or missingKey=error template (see instrument), outFunc to
+// those of a missingKey=invalid one. Go's missingkey options act on map
+// lookups only, and never on what an action finally prints: missingkey=zero
+// yields the zero value of the map's element type, which for the
+// map[string]any of Kubernetes objects is a nil interface that prints as
+// "<no value>", the very string the option is meant to avoid; and
+// missingkey=error still prints "<no value>" for `index` of a missing key. A
+// last stage sees every printed value: zeroFunc turns nil into "",
+// presentFunc fails on it, and all three price what is printed.
 const (
 	zeroFunc    = "tenantgen_zero"
 	presentFunc = "tenantgen_present"
@@ -68,7 +77,7 @@ func buildFuncs() template.FuncMap {
 func FuncNames() []string {
 	names := make([]string, 0, len(funcs))
 	for n := range funcs {
-		if n != zeroFunc && n != presentFunc {
+		if !strings.HasPrefix(n, internalPrefix) {
 			names = append(names, n)
 		}
 	}

@@ -119,14 +119,14 @@ func TestLimits(t *testing.T) {
 		t.Errorf("3 objects within a limit of 3: %v", refs(objs))
 	}
 	e := renderError(t, compile(t, generator(three, "limits: {maxObjectsPerTenant: 2}")), s, solar)
-	if e.Msg != "rendered 3 objects, more than limits.maxObjectsPerTenant (2)" || e.Tenant != "solar" {
+	if e.Msg != "render exceeded limits.maxObjectsPerTenant: more than 2 objects rendered" || e.Limit != "limits.maxObjectsPerTenant" || e.Tenant != "solar" {
 		t.Errorf("got %+v", *e)
 	}
 
 	start := time.Now()
 	loop := "{{ range until 1000 }}{{ range until 1000 }}{{ range until 1000 }}x{{ end }}{{ end }}{{ end }}"
 	e = renderError(t, compile(t, generator(loop, "limits: {renderTimeout: 1ms}")), s, solar)
-	if e.Msg != "render timed out (limits.renderTimeout)" || e.Origin != "resources[0].generators[0]" {
+	if e.Msg != "render exceeded limits.renderTimeout: the render ran longer than 1ms" || e.Limit != "limits.renderTimeout" || e.Origin != "resources[0].generators[0]" {
 		t.Errorf("got %+v", *e)
 	}
 	if d := time.Since(start); d > 2*time.Second {
@@ -134,7 +134,7 @@ func TestLimits(t *testing.T) {
 	}
 
 	huge := `{{ $s := repeat 100000 "x" }}{{ range until 200 }}{{ $s }}{{ end }}`
-	if e := renderError(t, compile(t, generator(huge)), s, solar); e.Msg != "output exceeds 16 MiB" {
+	if e := renderError(t, compile(t, generator(huge)), s, solar); e.Limit != "render memory" {
 		t.Errorf("got %+v", *e)
 	}
 }
@@ -212,7 +212,7 @@ resources:
 		t.Errorf("got %+v", *e)
 	}
 	// A cluster-scoped object with a fixed name, rendered once per namespace.
-	p = compile(t, "resources:\n  - rawItems: [{apiVersion: rbac.authorization.k8s.io/v1, kind: ClusterRole, metadata: {name: fixed}}]")
+	p = compile(t, allowClusterRoles+"resources:\n  - rawItems: [{apiVersion: rbac.authorization.k8s.io/v1, kind: ClusterRole, metadata: {name: fixed}}]")
 	e = renderError(t, p, s, solar)
 	if e.Namespace != "solar-prod" || e.Object != "ClusterRole fixed" || !strings.HasPrefix(e.Msg, "rendered twice") {
 		t.Errorf("got %+v", *e)

@@ -65,39 +65,108 @@ func (v vars) expand(s string) string {
 
 // expandValue substitutes placeholders in every string key and value of a
 // decoded object, in place. It works on parsed values, so a substituted value
-// can never add YAML structure (no injected keys, no extra documents).
-func (v vars) expandValue(x any) any {
+// can never add YAML structure (no injected keys, no extra documents). Two
+// keys of one map that expand to the same key are an error: which value won
+// would depend on map order, and the object would change from run to run.
+func (v vars) expandValue(x any) (any, error) {
 	switch t := x.(type) {
 	case string:
-		return v.expand(t)
+		return v.expand(t), nil
 	case map[string]any:
-		renamed := map[string]any{}
+		var renamed map[string]any
+		var from map[string]string
 		for k, val := range t {
-			t[k] = v.expandValue(val)
+			nv, err := v.expandValue(val)
+			if err != nil {
+				return nil, err
+			}
+			t[k] = nv
 			if nk := v.expand(k); nk != k {
-				renamed[nk] = t[k]
+				if renamed == nil {
+					renamed, from = map[string]any{}, map[string]string{}
+				}
+				if other, dup := from[nk]; dup {
+					return nil, collision(k, other, nk)
+				}
+				renamed[nk], from[nk] = nv, k
 				delete(t, k)
 			}
 		}
 		for k, val := range renamed {
+			if _, dup := t[k]; dup {
+				return nil, collision(from[k], k, k)
+			}
 			t[k] = val
 		}
-		return t
+		return t, nil
 	case []any:
 		for i := range t {
-			t[i] = v.expandValue(t[i])
+			nv, err := v.expandValue(t[i])
+			if err != nil {
+				return nil, err
+			}
+			t[i] = nv
 		}
-		return t
+		return t, nil
 	}
-	return x
+	return x, nil
 }
 
-// checkValue runs checkPlaceholders over every string key and value of x.
+// collision reports two keys that are one key once placeholders are
+// substituted, naming them in a stable order.
+func collision(a, b, key string) error {
+	if b < a {
+		a, b = b, a
+	}
+	return fmt.Errorf("keys %q and %q are both %q once placeholders are substituted", a, b, key)
+}
+
+// canonical spells every placeholder of s one way, so that keys that only
+// differ in how they spell a placeholder ({{tenant.name}}, {{ tenant.name }},
+// {{- tenant.name -}}) compare equal before any value is known.
+func canonical(s string) string {
+	if !strings.Contains(s, "{{") {
+		return s
+	}
+	return placeholderRE.ReplaceAllStringFunc(s, func(m string) string {
+		key := placeholderRE.FindStringSubmatch(m)[1]
+		if key != keyTenantName && key != keyNamespace {
+			return m // left alone by expand too: a Go template's, or unknown (a compile error)
+		}
+		return "{{" + key + "}}"
+	})
+}
+
+// checkKeys fails on two keys of one map that spell the same placeholders
+// differently: they would be one key in every render.
+func checkKeys[V any](m map[string]V) error {
+	var seen map[string]string
+	for k := range m {
+		c := canonical(k)
+		if c == k && !strings.Contains(k, "{{") {
+			continue
+		}
+		if seen == nil {
+			seen = map[string]string{}
+		}
+		if other, dup := seen[c]; dup {
+			return collision(k, other, c)
+		}
+		seen[c] = k
+	}
+	return nil
+}
+
+// checkValue runs checkPlaceholders over every string key and value of x, and
+// checkKeys over every map.
 func checkValue(x any, available vars) error {
 	switch t := x.(type) {
 	case string:
 		return checkPlaceholders(t, available)
 	case map[string]any:
+		if err := checkKeys(t); err != nil {
+			return err
+		}
 		for k, val := range t {
 			if err := checkPlaceholders(k, available); err != nil {
 				return err
@@ -125,8 +194,13 @@ func (v vars) selector(s *metav1.LabelSelector) (labels.Selector, error) {
 	e := s.DeepCopy()
 	if len(e.MatchLabels) > 0 {
 		e.MatchLabels = make(map[string]string, len(s.MatchLabels))
+		from := make(map[string]string, len(s.MatchLabels))
 		for k, val := range s.MatchLabels {
-			e.MatchLabels[v.expand(k)] = v.expand(val)
+			nk := v.expand(k)
+			if other, dup := from[nk]; dup {
+				return nil, collision(k, other, nk)
+			}
+			e.MatchLabels[nk], from[nk] = v.expand(val), k
 		}
 	}
 	for i := range e.MatchExpressions {

@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/projectcapsule/tenantgen/pkg/render"
 	"github.com/projectcapsule/tenantgen/pkg/tenant"
 )
 
@@ -231,5 +232,53 @@ resources:
 	objs := renderTenant(t, p, w, tenantOf(t, w, "solar"))
 	if len(objs) != 1 || objs[0].GetName() != "cm-solar" {
 		t.Fatalf("got %v, want one ConfigMap cm-solar", refs(objs))
+	}
+}
+
+// Keys that are one key once placeholders are substituted are an error, not
+// a value chosen by map order: at compile time when they only spell a
+// placeholder differently, at render time when a literal key equals an
+// expanded one.
+func TestPlaceholderKeyCollisions(t *testing.T) {
+	for _, spec := range []string{
+		"scope: Tenant\nresources:\n  - rawItems: [{apiVersion: v1, kind: ConfigMap, metadata: {name: a, namespace: platform}, data: {'{{tenant.name}}': a, '{{ tenant.name }}': b}}]",
+		"scope: Tenant\nresources:\n  - additionalMetadata: {labels: {'x-{{tenant.name}}': a, 'x-{{- tenant.name -}}': b}}\n    rawItems: [{apiVersion: v1, kind: ConfigMap, metadata: {name: a, namespace: platform}}]",
+		"scope: Tenant\nresources:\n  - context: {resources: [{index: r, apiVersion: v1, kind: ConfigMap, selector: {matchLabels: {'{{tenant.name}}': a, '{{ tenant.name}}': b}}}]}\n    generators: [{template: x}]",
+	} {
+		e := compileError(t, spec)
+		if !strings.Contains(e.Msg, "once placeholders are substituted") {
+			t.Errorf("%s: got %+v", spec, *e)
+		}
+	}
+	s := baseWorld(t)
+	solar := tenantOf(t, s, "solar")
+	p := compile(t, "scope: Tenant\nresources:\n  - rawItems: [{apiVersion: v1, kind: ConfigMap, metadata: {name: a, namespace: platform}, data: {'solar': a, '{{tenant.name}}': b}}]")
+	for range 20 { // map order is random: every run must fail the same way
+		e := renderError(t, p, s, solar)
+		if e.Msg != `keys "solar" and "{{tenant.name}}" are both "solar" once placeholders are substituted` && e.Msg != `keys "{{tenant.name}}" and "solar" are both "solar" once placeholders are substituted` {
+			t.Fatalf("got %+v", *e)
+		}
+	}
+	// For wind there is no collision.
+	if objs := renderTenant(t, p, s, tenantOf(t, s, "wind")); len(objs) != 1 {
+		t.Errorf("wind: %v", refs(objs))
+	}
+}
+
+// Template line numbers are right whatever the template's line endings.
+func TestTemplateLineEndings(t *testing.T) {
+	s := baseWorld(t)
+	for _, eol := range []string{"\n", "\r\n", "\r"} {
+		text := strings.ReplaceAll("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: platform}\ndata:\n  x: {{ fail \"line five\" }}\n", "\n", eol)
+		g := gtr(t, "scope: Tenant\nresources: [{generators: [{template: x}]}]")
+		g.Spec.Resources[0].Generators[0].Template = text
+		p, err := render.Compile(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := renderError(t, p, s, tenantOf(t, s, "solar"))
+		if e.Line != 5 || e.Msg != "line five" || !strings.Contains(e.Excerpt, "> 5 |") {
+			t.Errorf("%q: got line %d, %q\n%s", eol, e.Line, e.Msg, e.Excerpt)
+		}
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"strconv"
 	"text/template"
-	"text/template/parse"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/projectcapsule/tenantgen/pkg/api/v1alpha1"
 	"github.com/projectcapsule/tenantgen/pkg/manifest"
+	"github.com/projectcapsule/tenantgen/pkg/policy"
 	"github.com/projectcapsule/tenantgen/pkg/tenant"
 )
 
@@ -42,6 +42,7 @@ type Program struct {
 	blocks     []*block
 	maxObjects int
 	timeout    time.Duration
+	policy     *policy.Policy
 }
 
 type block struct {
@@ -51,8 +52,7 @@ type block struct {
 	items     []v1alpha1.ObjectReference
 	raw       []map[string]any
 	context   []v1alpha1.ContextResource
-	templates []*template.Template
-	sources   []string // template texts, for excerpts in errors
+	templates []*generatorTemplate
 }
 
 func (b *block) origin(kind string, i int) string {
@@ -61,6 +61,9 @@ func (b *block) origin(kind string, i int) string {
 
 // Name is the GlobalTenantResource's name.
 func (p *Program) Name() string { return p.name }
+
+// Timeout is the render timeout (limits.renderTimeout or its default).
+func (p *Program) Timeout() time.Duration { return p.timeout }
 
 // Scope is the GlobalTenantResource's scope.
 func (p *Program) Scope() v1alpha1.Scope { return p.scope }
@@ -119,6 +122,11 @@ func Compile(gtr *v1alpha1.GlobalTenantResource) (*Program, error) {
 	if t := spec.Limits.RenderTimeout; t != nil && t.Duration > 0 {
 		p.timeout = t.Duration
 	}
+	pol, err := policy.Compile(p.scope, spec.Policy)
+	if err != nil {
+		fail("spec.policy", "%v", err)
+	}
+	p.policy = pol
 	sel, err := metav1.LabelSelectorAsSelector(&spec.TenantSelector)
 	if err != nil {
 		fail("spec.tenantSelector", "%v", err)
@@ -139,6 +147,9 @@ func Compile(gtr *v1alpha1.GlobalTenantResource) (*Program, error) {
 		}
 		if m := r.AdditionalMetadata; m != nil {
 			for _, kv := range []map[string]string{m.Labels, m.Annotations} {
+				if err := checkKeys(kv); err != nil {
+					fail(at("additionalMetadata"), "%v", err)
+				}
 				for k, v := range kv {
 					if err := checkPlaceholders(k+" "+v, available); err != nil {
 						fail(at("additionalMetadata"), "%v", err)
@@ -199,13 +210,12 @@ func Compile(gtr *v1alpha1.GlobalTenantResource) (*Program, error) {
 				e := templateError(err)
 				e.GTR, e.Origin = gtr.Name, origin
 				if e.Line > 0 {
-					e.Excerpt = excerpt(g.Template, e.Line)
+					e.Excerpt = excerpt(manifest.Normalize(g.Template), e.Line)
 				}
 				errs = append(errs, e)
 				continue
 			}
 			b.templates = append(b.templates, t)
-			b.sources = append(b.sources, g.Template)
 		}
 		p.blocks = append(p.blocks, b)
 	}
@@ -230,6 +240,9 @@ func checkReference(ref v1alpha1.ObjectReference, available vars) error {
 	}
 	texts := []string{ref.Name, ref.Namespace}
 	if s := ref.Selector; s != nil {
+		if err := checkKeys(s.MatchLabels); err != nil {
+			return fmt.Errorf("selector: %v", err)
+		}
 		for k, v := range s.MatchLabels {
 			texts = append(texts, k, v)
 		}
@@ -249,74 +262,37 @@ func checkReference(ref v1alpha1.ObjectReference, available vars) error {
 	return nil
 }
 
-func parseTemplate(name string, g v1alpha1.Generator) (*template.Template, error) {
+// parseTemplate parses a generator and instruments it (see instrument).
+// Line endings are made LF first: text/template counts lines by LF only, so
+// a CR-only template would report every error on line 1, and YAML reads CR
+// and CRLF as LF anyway.
+func parseTemplate(name string, g v1alpha1.Generator) (*generatorTemplate, error) {
 	mode := g.MissingKey
 	if mode == "" {
 		mode = v1alpha1.MissingKeyError
 	}
 	option := "missingkey="
+	stage := outFunc
 	switch mode {
 	case v1alpha1.MissingKeyError:
 		option += "error"
+		stage = presentFunc
 	case v1alpha1.MissingKeyZero:
 		option += "zero"
+		stage = zeroFunc
 	case v1alpha1.MissingKeyInvalid:
 		option += "default"
 	default:
 		return nil, fmt.Errorf("missingKey %q: use error, zero or invalid", g.MissingKey)
 	}
-	t, err := template.New(name).Option(option).Funcs(funcs).Parse(g.Template)
+	source := manifest.Normalize(g.Template)
+	t, err := template.New(name).Option(option).Funcs(funcs).Parse(source)
 	if err != nil {
 		return nil, err
 	}
-	switch mode {
-	case v1alpha1.MissingKeyZero:
-		appendStage(t, zeroFunc)
-	case v1alpha1.MissingKeyError:
-		appendStage(t, presentFunc)
+	if err := checkNoInternal(t); err != nil {
+		return nil, err
 	}
-	return t, nil
-}
-
-// appendStage appends a function to the pipeline of every action that prints.
-//
-// Go's missingkey options act on map lookups only, and never on what an action
-// finally prints. missingkey=zero yields the zero value of the map's element
-// type, which for the map[string]any of Kubernetes objects is a nil interface
-// that prints as "<no value>" — the very string the option is meant to avoid;
-// and missingkey=error still prints "<no value>" for `index` of a missing key.
-// A last stage sees every printed value: zeroFunc turns nil into "",
-// presentFunc fails on it.
-func appendStage(t *template.Template, fn string) {
-	for _, tt := range t.Templates() {
-		if tt.Tree != nil {
-			appendToActions(tt.Tree, tt.Tree.Root, fn)
-		}
-	}
-}
-
-func appendToActions(tree *parse.Tree, n parse.Node, fn string) {
-	switch n := n.(type) {
-	case *parse.ListNode:
-		if n == nil {
-			return
-		}
-		for _, c := range n.Nodes {
-			appendToActions(tree, c, fn)
-		}
-	case *parse.ActionNode:
-		if len(n.Pipe.Decl) == 0 { // declarations and assignments print nothing
-			id := parse.NewIdentifier(fn).SetTree(tree).SetPos(n.Pos)
-			n.Pipe.Cmds = append(n.Pipe.Cmds, &parse.CommandNode{NodeType: parse.NodeCommand, Pos: n.Pos, Args: []parse.Node{id}})
-		}
-	case *parse.IfNode:
-		appendToActions(tree, n.List, fn)
-		appendToActions(tree, n.ElseList, fn)
-	case *parse.RangeNode:
-		appendToActions(tree, n.List, fn)
-		appendToActions(tree, n.ElseList, fn)
-	case *parse.WithNode:
-		appendToActions(tree, n.List, fn)
-		appendToActions(tree, n.ElseList, fn)
-	}
+	instrument(t, stage)
+	return &generatorTemplate{base: t, source: source}, nil
 }

@@ -7,8 +7,6 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
-	"strings"
-	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
@@ -16,7 +14,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/projectcapsule/tenantgen/pkg/api/v1alpha1"
+	"github.com/projectcapsule/tenantgen/pkg/budget"
 	"github.com/projectcapsule/tenantgen/pkg/manifest"
+	"github.com/projectcapsule/tenantgen/pkg/policy"
 	"github.com/projectcapsule/tenantgen/pkg/tenant"
 )
 
@@ -29,6 +29,8 @@ type Object struct {
 	Origin string
 	// Namespaced tells whether the kind is namespaced.
 	Namespaced bool
+	// target is the namespace rendered into in scope Namespace.
+	target string
 }
 
 // Ref names the object for messages: "Kind namespace/name" or "Kind name".
@@ -67,14 +69,14 @@ func (p *Program) Cluster(w World, tenants []*tenant.Tenant) (*Output, error) {
 
 // run is the state of one render.
 type run struct {
-	p        *Program
-	w        World
-	t        *tenant.Tenant // nil in scope None
-	tenants  []*tenant.Tenant
-	deadline time.Time
-	objects  []Object
-	errs     Errors
-	seen     map[objectKey]string
+	p       *Program
+	w       World
+	t       *tenant.Tenant // nil in scope None
+	tenants []*tenant.Tenant
+	budget  *budget.Budget
+	objects []Object
+	errs    Errors
+	seen    map[objectKey]string
 }
 
 type objectKey struct {
@@ -88,14 +90,19 @@ type target struct {
 }
 
 func (p *Program) run(w World, t *tenant.Tenant, tenants []*tenant.Tenant) (*Output, error) {
-	r := &run{p: p, w: w, t: t, tenants: tenants, deadline: time.Now().Add(p.timeout), seen: map[objectKey]string{}}
+	r := &run{p: p, w: w, t: t, tenants: tenants, budget: budget.New(p.timeout, budget.DefaultMemory), seen: map[objectKey]string{}}
 	for _, b := range p.blocks {
 		for _, tg := range r.targets(b) {
-			r.block(b, tg)
+			if !r.block(b, tg) {
+				break
+			}
+		}
+		if r.budget.Err() != nil {
+			break
 		}
 	}
-	if len(r.objects) > p.maxObjects {
-		r.fail(&Error{Msg: fmt.Sprintf("rendered %d objects, more than limits.maxObjectsPerTenant (%d)", len(r.objects), p.maxObjects)})
+	if r.budget.Err() == nil {
+		r.enforce() // also when something else failed: every refusal is worth reporting
 	}
 	if len(r.errs) > 0 {
 		return nil, r.errs
@@ -106,6 +113,23 @@ func (p *Program) run(w World, t *tenant.Tenant, tenants []*tenant.Tenant) (*Out
 		out.Tenant = t.Name
 	}
 	return out, nil
+}
+
+// enforce checks the rendered objects against the write policy: one
+// violation fails the whole render, so nothing of it is applied or pruned.
+func (r *run) enforce() {
+	in := policy.Input{Owner: r.w.NamespaceOwner, Objects: make([]policy.Object, len(r.objects))}
+	if r.t != nil {
+		in.Tenant = r.t.Name
+	}
+	for i, o := range r.objects {
+		gvk := o.GroupVersionKind()
+		in.Objects[i] = policy.Object{Group: gvk.Group, Kind: gvk.Kind, Namespace: o.GetNamespace(), Name: o.GetName(), Namespaced: o.Namespaced, Target: o.target}
+	}
+	for _, v := range r.p.policy.Check(in) {
+		o := r.objects[v.Index]
+		r.fail(&Error{Namespace: o.target, Origin: o.Origin, Object: o.Ref(), Msg: "refused by the write policy: " + v.Rule})
+	}
 }
 
 // fail records an error, filling in what the run knows.
@@ -134,7 +158,9 @@ func (r *run) targets(b *block) []target {
 	return out
 }
 
-func (r *run) block(b *block, tg target) {
+// block renders one block into one target. It returns false once the
+// render's budget is exhausted: nothing more is rendered after that.
+func (r *run) block(b *block, tg target) bool {
 	nsName := ""
 	if tg.ns != nil {
 		nsName = tg.ns.Name
@@ -155,31 +181,48 @@ func (r *run) block(b *block, tg target) {
 			continue
 		}
 		for _, src := range objs {
-			r.add(b, tg, origin, copyItem(src))
+			if !r.add(b, tg, origin, copyItem(src)) {
+				return false
+			}
 		}
 	}
 	for j, raw := range b.raw {
-		obj := tg.vars.expandValue(runtime.DeepCopyJSON(raw)).(map[string]any)
-		r.add(b, tg, b.origin("rawItems", j), &unstructured.Unstructured{Object: obj})
+		obj, err := tg.vars.expandValue(runtime.DeepCopyJSON(raw))
+		if err != nil {
+			failAt(b.origin("rawItems", j), err)
+			continue
+		}
+		if !r.add(b, tg, b.origin("rawItems", j), &unstructured.Unstructured{Object: obj.(map[string]any)}) {
+			return false
+		}
 	}
 	if len(b.templates) == 0 {
-		return
+		return true
 	}
 	data, err := r.data(b, tg)
 	if err != nil {
 		failAt("resources["+strconv.Itoa(b.index)+"].context", err)
-		return
+		return true
 	}
 	for j, tmpl := range b.templates {
 		origin := b.origin("generators", j)
-		out := &limitedBuffer{deadline: r.deadline}
-		if err := tmpl.Execute(out, data); err != nil {
+		out := &limitedBuffer{budget: r.budget}
+		if err := tmpl.execute(out, data, r.budget); err != nil {
 			e := templateError(err)
-			e.Excerpt = excerpt(b.sources[j], e.Line)
+			e.Excerpt = excerpt(tmpl.source, e.Line)
 			failAt(origin, e)
+			if r.budget.Err() != nil {
+				return false
+			}
 			continue
 		}
-		for _, doc := range manifest.Split(out.String()) {
+		// Decoding is charged to the same budget, one document at a time, and
+		// stops at the first document beyond limits.maxObjectsPerTenant.
+		for doc := range manifest.Documents(manifest.Normalize(out.String())) {
+			if err := r.budget.Charge(decodeFactor * int64(len(doc.Text))); err != nil {
+				failAt(origin, &Error{OutputLine: doc.Line, Msg: err.Error(), Limit: limitOf(err)})
+				return false
+			}
 			obj, err := manifest.Decode(doc)
 			if err != nil {
 				var me *manifest.Error
@@ -187,9 +230,12 @@ func (r *run) block(b *block, tg target) {
 				failAt(origin, &Error{OutputLine: me.Line, Msg: me.Msg, Excerpt: me.Excerpt})
 				continue
 			}
-			r.add(b, tg, origin, obj)
+			if !r.add(b, tg, origin, obj) {
+				return false
+			}
 		}
 	}
+	return true
 }
 
 // data builds the template data of one target: $.tenant, $.namespace (scope
@@ -320,9 +366,21 @@ func copyItem(src *unstructured.Unstructured) *unstructured.Unstructured {
 }
 
 // add places one rendered object: checks its kind and namespace against the
-// scope and the cross-tenant guard, merges additionalMetadata, sets the
-// ownership marks and records it.
-func (r *run) add(b *block, tg target, origin string, u *unstructured.Unstructured) {
+// scope, merges additionalMetadata, sets the ownership marks and records it
+// (where it may land is decided for all objects at once, see enforce). It
+// returns false when the object is one more than limits.maxObjectsPerTenant
+// allows: the render stops there.
+func (r *run) add(b *block, tg target, origin string, u *unstructured.Unstructured) bool {
+	if len(r.objects) >= r.p.maxObjects {
+		err := r.budget.Exceed(budget.LimitObjects, "more than %d objects rendered", r.p.maxObjects)
+		r.fail(&Error{Origin: origin, Msg: err.Error(), Limit: budget.LimitObjects})
+		return false
+	}
+	r.place(b, tg, origin, u)
+	return true
+}
+
+func (r *run) place(b *block, tg target, origin string, u *unstructured.Unstructured) {
 	nsName := ""
 	if tg.ns != nil {
 		nsName = tg.ns.Name
@@ -350,23 +408,27 @@ func (r *run) add(b *block, tg target, origin string, u *unstructured.Unstructur
 		fail("metadata.namespace is required for a namespaced kind in scope %s", r.p.scope)
 		return
 	}
-	if r.t != nil {
-		claimed := u.GetNamespace()
-		if gvk.Group == "" && gvk.Kind == "Namespace" {
-			claimed = u.GetName()
-			if l := u.GetLabels()[tenant.LabelTenant]; l != "" && l != r.t.Name {
-				fail("a Namespace rendered for tenant %q must not be labelled %s=%s", r.t.Name, tenant.LabelTenant, l)
-				return
-			}
-		}
-		if owner := r.w.NamespaceOwner(claimed); owner != "" && owner != r.t.Name {
-			fail("namespace %q belongs to tenant %q; an object rendered for tenant %q may not land there", claimed, owner, r.t.Name)
+	// Where an object may land is the policy's to say (see enforce); a
+	// Namespace's tenant label is ours, as it decides who owns it.
+	if r.t != nil && gvk.Group == "" && gvk.Kind == "Namespace" {
+		if l := u.GetLabels()[tenant.LabelTenant]; l != "" && l != r.t.Name {
+			fail("a Namespace rendered for tenant %q must not be labelled %s=%s", r.t.Name, tenant.LabelTenant, l)
 			return
 		}
 	}
 	if m := b.meta; m != nil {
-		u.SetLabels(mergeMissing(u.GetLabels(), m.Labels, tg.vars))
-		u.SetAnnotations(mergeMissing(u.GetAnnotations(), m.Annotations, tg.vars))
+		l, err := mergeMissing(u.GetLabels(), m.Labels, tg.vars)
+		if err != nil {
+			fail("additionalMetadata.labels: %v", err)
+			return
+		}
+		a, err := mergeMissing(u.GetAnnotations(), m.Annotations, tg.vars)
+		if err != nil {
+			fail("additionalMetadata.annotations: %v", err)
+			return
+		}
+		u.SetLabels(l)
+		u.SetAnnotations(a)
 	}
 	marks := u.GetLabels()
 	if marks == nil {
@@ -386,7 +448,7 @@ func (r *run) add(b *block, tg target, origin string, u *unstructured.Unstructur
 		return
 	}
 	r.seen[key] = origin
-	o := Object{Unstructured: u, Origin: origin, Namespaced: namespaced}
+	o := Object{Unstructured: u, Origin: origin, Namespaced: namespaced, target: nsName}
 	if r.t != nil {
 		o.Tenant = r.t.Name
 	}
@@ -395,21 +457,31 @@ func (r *run) add(b *block, tg target, origin string, u *unstructured.Unstructur
 
 // mergeMissing adds the expanded extra entries whose keys the object does not
 // set itself: what a template says about one object is more specific than
-// what additionalMetadata says about all of them.
-func mergeMissing(have, extra map[string]string, v vars) map[string]string {
+// what additionalMetadata says about all of them. Two extra keys that expand
+// to one are an error, as in expandValue.
+func mergeMissing(have, extra map[string]string, v vars) (map[string]string, error) {
 	if len(extra) == 0 {
-		return have
+		return have, nil
 	}
 	if have == nil {
 		have = map[string]string{}
 	}
+	add := make(map[string]string, len(extra))
+	from := make(map[string]string, len(extra))
 	for k, val := range extra {
-		k = v.expand(k)
-		if _, ok := have[k]; !ok {
-			have[k] = v.expand(val)
+		nk := v.expand(k)
+		if other, dup := from[nk]; dup {
+			return nil, collision(k, other, nk)
+		}
+		from[nk] = k
+		if _, ok := have[nk]; !ok {
+			add[nk] = v.expand(val)
 		}
 	}
-	return have
+	for k, val := range add {
+		have[k] = val
+	}
+	return have, nil
 }
 
 // applyClass orders objects for apply: Namespaces, then CRDs, then other
@@ -434,27 +506,36 @@ func Sort(objs []Object) {
 	sort.SliceStable(objs, func(i, j int) bool { return applyClass(objs[i]) < applyClass(objs[j]) })
 }
 
-// limitedBuffer collects template output and stops execution when the render
-// runs past its deadline or its size bound: text/template checks a writer's
-// error on every write, which is the only hook a running template offers.
+// limitedBuffer collects template output, charging it to the render's
+// budget, and stops execution beyond maxOutputBytes.
 type limitedBuffer struct {
 	bytes.Buffer
-	deadline time.Time
+	budget *budget.Budget
 }
 
-var (
-	errTimeout  = errors.New("render timed out (limits.renderTimeout)")
-	errTooLarge = fmt.Errorf("output exceeds %d MiB", maxOutputBytes>>20)
-)
+// decodeFactor is what decoding a document costs per byte of its text
+// that stays allocated: BenchmarkDecodeCost measures 7.9 (and 39 in total,
+// most of it garbage the moment the document is decoded).
+const decodeFactor = 8
 
 func (b *limitedBuffer) Write(p []byte) (int, error) {
 	if b.Len()+len(p) > maxOutputBytes {
-		return 0, errTooLarge
+		return 0, b.budget.Exceed(budget.LimitOutput, "a generator printed more than %s", budget.Size(maxOutputBytes))
 	}
-	if time.Now().After(b.deadline) {
-		return 0, errTimeout
+	// The buffer grows by doubling: charge what that allocates.
+	if err := b.budget.Charge(2 * int64(len(p))); err != nil {
+		return 0, err
 	}
 	return b.Buffer.Write(p)
+}
+
+// limitOf names the budget limit an error hit, "" if none.
+func limitOf(err error) string {
+	var ex *budget.Exceeded
+	if errors.As(err, &ex) {
+		return ex.Limit
+	}
+	return ""
 }
 
 // templateErrRE matches text/template's "template: NAME:LINE:COL: MSG" and
@@ -464,15 +545,13 @@ var templateErrRE = regexp.MustCompile(`^template: [^:]*:(\d+)(?::\d+)?: (?s)(.*
 // execPrefixRE drops the redundant `executing "NAME" ` from execution errors.
 var execPrefixRE = regexp.MustCompile(`executing "[^"]*" `)
 
+// internalRE matches what text/template says about the functions the
+// instrumentation added: "at <tenantgen_present>: error calling tenantgen_present: ".
+var internalRE = regexp.MustCompile(`(?:at <` + internalPrefix + `\w*>: )?error calling ` + internalPrefix + `\w*: `)
+
 // templateError turns a text/template error into an Error with its line.
 func templateError(err error) *Error {
 	msg := err.Error()
-	if errors.Is(err, errTimeout) {
-		return &Error{Msg: errTimeout.Error()}
-	}
-	if errors.Is(err, errTooLarge) {
-		return &Error{Msg: errTooLarge.Error()}
-	}
 	e := &Error{Msg: msg}
 	if m := templateErrRE.FindStringSubmatch(msg); m != nil {
 		e.Line, _ = strconv.Atoi(m[1])
@@ -483,7 +562,13 @@ func templateError(err error) *Error {
 		if m := ownMessageRE.FindStringSubmatch(e.Msg); m != nil {
 			e.Msg = m[1]
 		}
-		e.Msg = strings.Replace(e.Msg, "error calling "+presentFunc+": ", "", 1)
+		e.Msg = internalRE.ReplaceAllString(e.Msg, "")
+	}
+	var ex *budget.Exceeded
+	if errors.As(err, &ex) {
+		// Where the limit was hit is worth knowing (the line), what the
+		// template was doing there is not: say the limit.
+		e.Msg, e.Limit = ex.Error(), ex.Limit
 	}
 	return e
 }

@@ -98,6 +98,9 @@ resources:
 	}
 }
 
+// allowClusterRoles is the policy that lets scopes Tenant and Namespace write ClusterRoles.
+const allowClusterRoles = "policy: {allowedKinds: [{group: rbac.authorization.k8s.io, kind: ClusterRole}, {group: '', kind: '*'}]}\n"
+
 func TestScopes(t *testing.T) {
 	s := baseWorld(t)
 	solar := tenantOf(t, s, "solar")
@@ -122,18 +125,18 @@ func TestScopes(t *testing.T) {
 		data           map[string]string // ns -> data of gen
 	}{{
 		name: "Tenant renders once per tenant",
-		spec: "scope: Tenant\nresources:\n  - ", id: "{{tenant.name}}",
+		spec: "scope: Tenant\n" + allowClusterRoles + "resources:\n  - ", id: "{{tenant.name}}",
 		want: []string{"ClusterRole cr-solar", "ConfigMap platform/raw", "ConfigMap platform/gen"},
 		data: map[string]string{"platform": "solar||"},
 	}, {
 		name: "Namespace is the default, renders per namespace and forces namespaced objects into it",
-		spec: "resources:\n  - ", id: "{{namespace}}",
+		spec: allowClusterRoles + "resources:\n  - ", id: "{{namespace}}",
 		want: []string{"ClusterRole cr-solar-dev", "ClusterRole cr-solar-prod",
 			"ConfigMap solar-dev/raw", "ConfigMap solar-dev/gen", "ConfigMap solar-prod/raw", "ConfigMap solar-prod/gen"},
 		data: map[string]string{"solar-dev": "solar|solar-dev|", "solar-prod": "solar|solar-prod|"},
 	}, {
 		name: "namespaceSelector narrows the namespaces",
-		spec: "scope: Namespace\nresources:\n  - namespaceSelector: {matchLabels: {stage: prod}}\n    ", id: "{{namespace}}",
+		spec: "scope: Namespace\n" + allowClusterRoles + "resources:\n  - namespaceSelector: {matchLabels: {stage: prod}}\n    ", id: "{{namespace}}",
 		want: []string{"ClusterRole cr-solar-prod", "ConfigMap solar-prod/raw", "ConfigMap solar-prod/gen"},
 		data: map[string]string{"solar-prod": "solar|solar-prod|"},
 	}, {
@@ -229,7 +232,7 @@ func TestCrossTenantGuard(t *testing.T) {
 			"Namespace new", `a Namespace rendered for tenant "solar" must not be labelled capsule.clastix.io/tenant=wind`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := compile(t, "scope: Tenant\nresources:\n  - rawItems: ["+tc.item+"]")
+			p := compile(t, "scope: Tenant\npolicy: {allowedKinds: [{group: '', kind: '*'}]}\nresources:\n  - rawItems: ["+tc.item+"]")
 			e := renderError(t, p, s, solar)
 			if e.Tenant != "solar" || e.Origin != "resources[0].rawItems[0]" || e.Object != tc.object || !strings.Contains(e.Msg, tc.msg) {
 				t.Errorf("got %+v\nwant object %q, msg %q", *e, tc.object, tc.msg)
@@ -239,6 +242,7 @@ func TestCrossTenantGuard(t *testing.T) {
 	// Its own namespaces, a new namespace of its own and unowned namespaces are fine.
 	p := compile(t, `
 scope: Tenant
+policy: {allowedKinds: [{group: '', kind: ConfigMap}, {group: '', kind: Namespace}]}
 resources:
   - rawItems:
       - {apiVersion: v1, kind: ConfigMap, metadata: {name: x, namespace: solar-prod}}

@@ -141,6 +141,7 @@ metadata: {name: g}
 spec:
   scope: Tenant
   tenantSelector: {matchLabels: {}}
+  policy: {allowedKinds: [{group: example.com, kind: "*"}]}
   resources:
     - rawItems:
         - {apiVersion: example.com/v1, kind: Local, metadata: {name: "{{tenant.name}}", namespace: "{{tenant.name}}-prod"}}

@@ -124,6 +124,10 @@ spec:
 				for _, n := range []string{"from-capsule", "from-tenantgen"} {
 					cm := get(ctx, configMapGVK, t+"-prod", n)
 					g.Expect(cm).NotTo(BeNil(), "%s/%s", t+"-prod", n)
+					if n == "from-capsule" {
+						// Capsule creates the object, then labels it in a second write.
+						g.Expect(cm.GetLabels()).To(HaveKey("projectcapsule.dev/created-by"), "%s/%s", t+"-prod", n)
+					}
 					objs = append(objs, cm)
 				}
 			}

@@ -68,6 +68,10 @@ spec:
             policyTypes: [Ingress]
             ingress: []
 `).Spec.Resources...)
+		// The sample's write policy fits its own objects: allow the added kinds.
+		g.Spec.Policy.AllowedKinds = append(g.Spec.Policy.AllowedKinds,
+			v1alpha1.GroupKind{Kind: "ConfigMap"}, v1alpha1.GroupKind{Kind: "ResourceQuota"},
+			v1alpha1.GroupKind{Kind: "LimitRange"}, v1alpha1.GroupKind{Group: "networking.k8s.io", Kind: "NetworkPolicy"})
 		createGTR(ctx, g)
 		got := eventuallyReady(ctx, id)
 		Expect(got.Status.Size).To(Equal(12))

@@ -111,6 +111,13 @@ type GlobalTenantResourceSpec struct {
 	// +optional
 	Limits Limits `json:"limits,omitempty"`
 
+	// Policy bounds what this GlobalTenantResource may write: which kinds and
+	// in which namespaces. Without it, in Tenant and Namespace scope
+	// cluster-scoped kinds are refused and namespaced objects may land in the
+	// tenant's own namespaces and in namespaces no tenant owns (except kube-*).
+	// +optional
+	Policy *Policy `json:"policy,omitempty"`
+
 	// Resources are the blocks of objects rendered for every selected tenant.
 	// (The bounds keep the CEL rules within the apiserver's cost budget.)
 	// +kubebuilder:validation:MinItems=1
@@ -169,6 +176,36 @@ type Limits struct {
 	// +kubebuilder:validation:Pattern=`^(100|[1-9]?[0-9])%$|^[0-9]+$`
 	// +optional
 	MaxDeletions *intstr.IntOrString `json:"maxDeletions,omitempty"`
+}
+
+// Policy bounds what a GlobalTenantResource may write. A violation fails the
+// tenant's whole render: nothing of it is applied and nothing pruned.
+type Policy struct {
+	// AllowedKinds lists the kinds that may be written; kind "*" allows a
+	// whole group. When set, every rendered object's kind must be listed;
+	// when unset, namespaced kinds are allowed and cluster-scoped kinds only
+	// in scope None.
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	AllowedKinds []GroupKind `json:"allowedKinds,omitempty"`
+
+	// AllowedNamespaces lists where namespaced objects (and Namespaces, by
+	// name) may land: patterns with * globs and the {{tenant.name}} and
+	// {{namespace}} placeholders, e.g. tenant-{{tenant.name}}-system. It
+	// narrows the defaults; it never opens another tenant's namespaces.
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	AllowedNamespaces []string `json:"allowedNamespaces,omitempty"`
+}
+
+// GroupKind names a kind by API group ("" for the core group) and kind.
+type GroupKind struct {
+	// Group is the API group, "" for the core group.
+	// +optional
+	Group string `json:"group"`
+	// Kind, or "*" for every kind of the group.
+	// +kubebuilder:validation:MinLength=1
+	Kind string `json:"kind"`
 }
 
 // ResourceSpec is one block of objects: existing objects to copy, inline objects,
@@ -381,8 +418,10 @@ const (
 	ReasonDeletionsBlocked  = "DeletionsBlocked"
 	ReasonWaitingDependency = "WaitingForDependency"
 	ReasonRenderFailed      = "RenderFailed"
-	ReasonApplyFailed       = "ApplyFailed"
-	ReasonPruneFailed       = "PruneFailed"
-	ReasonInventoryFailed   = "InventoryFailed"
-	ReasonLeaving           = "Leaving"
+	// ReasonRenderBudgetExceeded: a template hit spec.limits (time, memory, objects).
+	ReasonRenderBudgetExceeded = "RenderBudgetExceeded"
+	ReasonApplyFailed          = "ApplyFailed"
+	ReasonPruneFailed          = "PruneFailed"
+	ReasonInventoryFailed      = "InventoryFailed"
+	ReasonLeaving              = "Leaving"
 )
