@@ -133,8 +133,13 @@ func takeOverPatch(live *unstructured.Unstructured, gtr, fieldManager string) ([
 		}
 	}
 	// An empty list would reset managedFields (the apiserver then gives every field
-	// to "before-first-apply"): leave them alone instead.
-	if len(kept) > 0 {
+	// to "before-first-apply"), and entries without their field sets (a cache that
+	// drops them) would wipe the ownership they record: leave them alone then.
+	complete := len(kept) > 0
+	for _, f := range kept {
+		complete = complete && f.FieldsV1 != nil
+	}
+	if complete {
 		ops = append(ops, map[string]any{"op": "replace", "path": "/metadata/managedFields", "value": kept})
 	}
 	return json.Marshal(ops)

@@ -26,10 +26,11 @@ func capsuleObject(gtr string, ownerRef bool) *unstructured.Unstructured {
 		refs = append(refs, metav1.OwnerReference{APIVersion: "capsule.clastix.io/v1beta2", Kind: "GlobalTenantResource", Name: gtr, UID: "g1"})
 	}
 	u.SetOwnerReferences(refs)
+	fields := &metav1.FieldsV1{Raw: []byte(`{"f:data":{}}`)}
 	u.SetManagedFields([]metav1.ManagedFieldsEntry{
-		{Manager: CapsuleFieldOwnerID(gtr) + "/solar-prod/solar/0/generator-0-0/", Operation: metav1.ManagedFieldsOperationApply},
-		{Manager: "projectcapsule.dev/resource/controller", Operation: metav1.ManagedFieldsOperationUpdate},
-		{Manager: "kubectl-edit", Operation: metav1.ManagedFieldsOperationUpdate},
+		{Manager: CapsuleFieldOwnerID(gtr) + "/solar-prod/solar/0/generator-0-0/", Operation: metav1.ManagedFieldsOperationApply, FieldsV1: fields},
+		{Manager: "projectcapsule.dev/resource/controller", Operation: metav1.ManagedFieldsOperationUpdate, FieldsV1: fields},
+		{Manager: "kubectl-edit", Operation: metav1.ManagedFieldsOperationUpdate, FieldsV1: fields},
 	})
 	return u
 }
@@ -87,12 +88,28 @@ func TestTakeOverPatchRemovesCapsulesMarksOnly(t *testing.T) {
 		"remove /metadata/labels/projectcapsule.dev~1managed-by": nil,
 		"replace /metadata/ownerReferences":                      []any{map[string]any{"apiVersion": "apps/v1", "kind": "Deployment", "name": "keep", "uid": "d1"}},
 		"replace /metadata/managedFields": []any{
-			map[string]any{"manager": "tenantgen/gw/solar", "operation": "Apply"},
-			map[string]any{"manager": "kubectl-edit", "operation": "Update"},
+			map[string]any{"manager": "tenantgen/gw/solar", "operation": "Apply", "fieldsV1": map[string]any{"f:data": map[string]any{}}},
+			map[string]any{"manager": "kubectl-edit", "operation": "Update", "fieldsV1": map[string]any{"f:data": map[string]any{}}},
 		},
 	}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Fatalf("patch (-want +got):\n%s", d)
+	}
+}
+
+func TestTakeOverPatchKeepsManagedFieldsItCannotRewriteWhole(t *testing.T) {
+	live := capsuleObject("gw", false)
+	mf := live.GetManagedFields()
+	for i := range mf {
+		mf[i].FieldsV1 = nil // as a cache that drops field sets holds it
+	}
+	live.SetManagedFields(mf)
+	b, err := takeOverPatch(live, "gw", "tenantgen/gw/solar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "managedFields") {
+		t.Fatalf("patch %s rewrites managedFields without their field sets", b)
 	}
 }
 

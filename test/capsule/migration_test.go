@@ -1,12 +1,14 @@
 package capsule_test
 
 import (
+	"context"
 	"fmt"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	capsulev1beta2 "github.com/projectcapsule/capsule/api/v1beta2"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -85,8 +87,10 @@ spec:
 		Expect(capsuleManagers).To(ContainElement(HavePrefix(apply.CapsuleFieldOwnerID(name)+"/")),
 			"Capsule's field manager is named after the GlobalTenantResource")
 
-		// Capsule lets go: pruningOnDelete false, then delete; its finalizer disowns the objects.
+		// Capsule lets go: pruningOnDelete false, then delete; its finalizer disowns the
+		// objects it lists in status.processedItems (it carries the finalizer only then).
 		capsuleGTR := obj(fmt.Sprintf("{apiVersion: capsule.clastix.io/v1beta2, kind: GlobalTenantResource, metadata: {name: %s}}", name))
+		waitCapsuleRecorded(ctx, name, len(objs))
 		mergePatch(ctx, capsuleGTR, map[string]any{"spec": map[string]any{"pruningOnDelete": false}})
 		t1 := time.Now()
 		Expect(k8s.Delete(ctx, capsuleGTR)).To(Succeed())
@@ -215,6 +219,7 @@ spec:
 		}, 3*time.Second, 200*time.Millisecond).Should(Succeed(), "tenantgen does not touch an object Capsule still owns")
 
 		capsuleGTR := obj(fmt.Sprintf("{apiVersion: capsule.clastix.io/v1beta2, kind: GlobalTenantResource, metadata: {name: %s}}", name))
+		waitCapsuleRecorded(ctx, name, 1)
 		mergePatch(ctx, capsuleGTR, map[string]any{"spec": map[string]any{"pruningOnDelete": false}})
 		Expect(k8s.Delete(ctx, capsuleGTR)).To(Succeed())
 		Eventually(func() bool { return get(ctx, capsuleGTR.GroupVersionKind(), "", name) == nil }).Should(BeTrue())
@@ -233,3 +238,16 @@ spec:
 		Eventually(func() bool { return get(ctx, configMapGVK, tnt+"-prod", "early") == nil }).Should(BeTrue())
 	})
 })
+
+// waitCapsuleRecorded waits until Capsule's GlobalTenantResource lists n objects in
+// status.processedItems and carries its finalizer: deleted earlier, it goes without
+// disowning anything.
+func waitCapsuleRecorded(ctx context.Context, name string, n int) {
+	GinkgoHelper()
+	Eventually(func(g Gomega) {
+		gtr := &capsulev1beta2.GlobalTenantResource{}
+		g.Expect(k8s.Get(ctx, client.ObjectKey{Name: name}, gtr)).To(Succeed())
+		g.Expect(gtr.Status.ProcessedItems).To(HaveLen(n))
+		g.Expect(gtr.Finalizers).To(ContainElement("controller.projectcapsule.dev/finalize"))
+	}).Should(Succeed())
+}
