@@ -61,8 +61,8 @@ func (c *Controller) reconcilePair(ctx context.Context, p Pair) (res reconcile.R
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-	c.store.begin(gtr)
-	defer c.store.end(gtr)
+	c.store.begin(gtr, p.Tenant)
+	defer c.store.end(gtr, p.Tenant)
 	r := &pairRun{c: c, gtr: gtr, tenant: p.Tenant, inv: inv, fm: apply.FieldManager(gtr.Name, p.Tenant),
 		applier: &apply.Applier{Client: writer, Live: c.liveObject}}
 	if !gtr.DeletionTimestamp.IsZero() {

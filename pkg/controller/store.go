@@ -53,9 +53,10 @@ type gtrState struct {
 	selected []string
 	pairs    map[string]*pairState
 	brake    brake.Ledger
-	// inFlight counts the pairs being reconciled: a finalizing GTR waits for
-	// them, or one could write an inventory after the finalizer was removed.
-	inFlight int
+	// inFlight are the pairs being reconciled: a finalizing GTR waits for
+	// them (or one could write an inventory after the finalizer was removed),
+	// and queuePairs does not queue them again for the same work.
+	inFlight map[string]int
 }
 
 // store holds the gtrStates.
@@ -200,23 +201,30 @@ func (s *store) failing() []Pair {
 }
 
 // begin and end bracket a pair reconcile.
-func (s *store) begin(gtr *v1alpha1.GlobalTenantResource) {
+func (s *store) begin(gtr *v1alpha1.GlobalTenantResource, tenant string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.state(gtr).inFlight++
+	st := s.state(gtr)
+	if st.inFlight == nil {
+		st.inFlight = map[string]int{}
+	}
+	st.inFlight[tenant]++
 }
 
-func (s *store) end(gtr *v1alpha1.GlobalTenantResource) {
+func (s *store) end(gtr *v1alpha1.GlobalTenantResource, tenant string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.state(gtr).inFlight--
+	st := s.state(gtr)
+	if st.inFlight[tenant]--; st.inFlight[tenant] <= 0 {
+		delete(st.inFlight, tenant)
+	}
 }
 
 // busy reports whether a pair of the GlobalTenantResource is being reconciled.
 func (s *store) busy(gtr *v1alpha1.GlobalTenantResource) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.state(gtr).inFlight > 0
+	return len(s.state(gtr).inFlight) > 0
 }
 
 // trigger reports whether every pair of a GlobalTenantResource must be queued
@@ -234,6 +242,11 @@ func (s *store) trigger(gtr *v1alpha1.GlobalTenantResource) (all bool, known, he
 		if p.leaving {
 			held[t] = true
 		}
+	}
+	// A pair in flight renders with what the cache holds now: queueing it
+	// again for "no result yet" would only render it twice.
+	for t := range st.inFlight {
+		known[t] = true
 	}
 	if key := triggerKey(gtr); st.triggered != key {
 		st.triggered = key
