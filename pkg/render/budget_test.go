@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/projectcapsule/tenantgen/pkg/api/v1alpha1"
 	"github.com/projectcapsule/tenantgen/pkg/budget"
 	"github.com/projectcapsule/tenantgen/pkg/render"
 )
@@ -200,8 +201,17 @@ func TestBudgetedFunctionsKeepTheirResults(t *testing.T) {
 	}
 }
 
-// A template may not call the functions the instrumentation adds.
+// A template may not call the functions the instrumentation adds, and no
+// error names them, not even one that quotes the failing action (found by
+// FuzzRender).
 func TestInternalFunctionsAreNotCallable(t *testing.T) {
+	w := baseWorld(t)
+	for _, mk := range []v1alpha1.MissingKey{v1alpha1.MissingKeyError, v1alpha1.MissingKeyZero, v1alpha1.MissingKeyInvalid} {
+		_, _, err := probe(t, w, tenantOf(t, w, "solar"), mk, `{{ ("0") "" }}`)
+		if err == nil || strings.Contains(err.Error(), "tenantgen_") || !strings.Contains(err.Error(), `at <("0") "">`) {
+			t.Errorf("missingKey %s: %v", mk, err)
+		}
+	}
 	for _, fn := range []string{"tenantgen_present", "tenantgen_zero"} {
 		e := compileError(t, generator("{{ "+fn+" 1 }}"))
 		if !strings.Contains(e.Msg, "not defined") || e.Line != 1 {
