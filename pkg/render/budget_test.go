@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/projectcapsule/tenantgen/pkg/api/v1alpha1"
 	"github.com/projectcapsule/tenantgen/pkg/budget"
 	"github.com/projectcapsule/tenantgen/pkg/render"
 )
@@ -16,7 +17,20 @@ import (
 // and the limit that must stop it.
 type abuse struct {
 	name, template, limit string
-	limits                string // spec.limits, default {renderTimeout: 300ms}
+	limits                string // spec.limits, default: see limitsOrDefault
+}
+
+// limitsOrDefault gives a template that must hit the time limit 300 ms, and
+// one that must hit another limit 10 s, so that on a busy machine (where a
+// render may get a tenth of a core) it still hits that limit first.
+func (a abuse) limitsOrDefault() string {
+	switch {
+	case a.limits != "":
+		return a.limits
+	case a.limit == budget.LimitTime:
+		return "{renderTimeout: 300ms}"
+	}
+	return "{renderTimeout: 10s}"
 }
 
 const cm = "\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c{{ . }}, namespace: platform}\n"
@@ -67,17 +81,7 @@ func TestBudgetsStopAbusiveTemplates(t *testing.T) {
 	goroutines := runtime.NumGoroutine()
 	for _, a := range abuses {
 		t.Run(a.name, func(t *testing.T) {
-			limits := a.limits
-			switch {
-			case limits != "":
-			case a.limit == budget.LimitTime:
-				limits = "{renderTimeout: 300ms}"
-			default:
-				// Another limit must stop it: a timeout that a starved
-				// machine could reach first would hide which.
-				limits = "{renderTimeout: 5s}"
-			}
-			p := compile(t, generator(a.template, "limits: "+limits))
+			p := compile(t, generator(a.template, "limits: "+a.limitsOrDefault()))
 			timeout := p.Timeout()
 			runtime.LockOSThread()
 			cpu0, start := render.ThreadCPU(), time.Now()
@@ -126,17 +130,7 @@ func TestBudgetsBoundMemory(t *testing.T) {
 	solar := tenantOf(t, s, "solar")
 	for _, a := range abuses {
 		t.Run(a.name, func(t *testing.T) {
-			limits := a.limits
-			switch {
-			case limits != "":
-			case a.limit == budget.LimitTime:
-				limits = "{renderTimeout: 300ms}"
-			default:
-				// Another limit must stop it: a timeout that a starved
-				// machine could reach first would hide which.
-				limits = "{renderTimeout: 5s}"
-			}
-			p := compile(t, generator(a.template, "limits: "+limits))
+			p := compile(t, generator(a.template, "limits: "+a.limitsOrDefault()))
 			runtime.GC()
 			base := heapBytes()
 			peak, done := base, make(chan struct{})
@@ -212,8 +206,17 @@ func TestBudgetedFunctionsKeepTheirResults(t *testing.T) {
 	}
 }
 
-// A template may not call the functions the instrumentation adds.
+// A template may not call the functions the instrumentation adds, and no
+// error names them, not even one that quotes the failing action (found by
+// FuzzRender).
 func TestInternalFunctionsAreNotCallable(t *testing.T) {
+	w := baseWorld(t)
+	for _, mk := range []v1alpha1.MissingKey{v1alpha1.MissingKeyError, v1alpha1.MissingKeyZero, v1alpha1.MissingKeyInvalid} {
+		_, _, err := probe(t, w, tenantOf(t, w, "solar"), mk, `{{ ("0") "" }}`)
+		if err == nil || strings.Contains(err.Error(), "tenantgen_") || !strings.Contains(err.Error(), `at <("0") "">`) {
+			t.Errorf("missingKey %s: %v", mk, err)
+		}
+	}
 	for _, fn := range []string{"tenantgen_present", "tenantgen_zero"} {
 		e := compileError(t, generator("{{ "+fn+" 1 }}"))
 		if !strings.Contains(e.Msg, "not defined") || e.Line != 1 {

@@ -549,6 +549,10 @@ var execPrefixRE = regexp.MustCompile(`executing "[^"]*" `)
 // instrumentation added: "at <tenantgen_present>: error calling tenantgen_present: ".
 var internalRE = regexp.MustCompile(`(?:at <` + internalPrefix + `\w*>: )?error calling ` + internalPrefix + `\w*: `)
 
+// internalStageRE matches the stage instrument appends to an action, as
+// text/template prints the action in an error: `<.x | tenantgen_present>`.
+var internalStageRE = regexp.MustCompile(` \| ` + internalPrefix + `\w*`)
+
 // templateError turns a text/template error into an Error with its line.
 func templateError(err error) *Error {
 	msg := err.Error()
@@ -563,6 +567,9 @@ func templateError(err error) *Error {
 			e.Msg = m[1]
 		}
 		e.Msg = internalRE.ReplaceAllString(e.Msg, "")
+		// text/template quotes the failing action with its whole pipeline,
+		// the appended stage included: quote it as the author wrote it.
+		e.Msg = internalStageRE.ReplaceAllString(e.Msg, "")
 	}
 	var ex *budget.Exceeded
 	if errors.As(err, &ex) {
