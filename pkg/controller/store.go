@@ -137,8 +137,10 @@ func (s *store) record(gtr *v1alpha1.GlobalTenantResource, tenant string, o outc
 		p.failures = 1
 	}
 	st.pairs[tenant] = p
+	// A new key changes the summary too: a pair rendered for the new spec
+	// stops counting as pending for it.
 	changed = old == nil || old.problem != p.problem || old.removed != p.removed || size(old.inv) != size(p.inv) ||
-		pendingOf(old.inv) != pendingOf(p.inv)
+		pendingOf(old.inv) != pendingOf(p.inv) || old.key != p.key
 	newProblem = p.problem != "" && (old == nil || old.problem != p.problem)
 	return changed, newProblem, p.failures
 }

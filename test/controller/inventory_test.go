@@ -94,6 +94,25 @@ var _ = Describe("the inventory: one TenantInventory per tenant", func() {
 			Expect(len(b)/len(inv.Status.Entries)).To(BeNumerically("<", 150), "compact entries: %s", b)
 		}
 
+		By("a spec change that changes no object: Ready again for the new generation, no inventory rewritten")
+		versions := map[string]string{}
+		for _, inv := range invs {
+			versions[inv.Name] = inv.ResourceVersion
+		}
+		patchGTR(ctx, id, map[string]any{"spec": map[string]any{"resyncPeriod": "2h"}})
+		Eventually(func(gm Gomega) {
+			g := getGTR(ctx, id)
+			gm.Expect(g.Status.ObservedGeneration).To(Equal(g.Generation))
+			gm.Expect(g.Generation).To(BeNumerically(">", 1))
+			c := condition(g, v1alpha1.ConditionReady)
+			gm.Expect(c).NotTo(BeNil())
+			gm.Expect(c.Status).To(Equal(metav1.ConditionTrue), "%s: %s", c.Reason, c.Message)
+			gm.Expect(g.Status.ReadyTenants).To(Equal(3))
+		}).Should(Succeed())
+		for _, inv := range inventories(ctx, id) {
+			Expect(inv.ResourceVersion).To(Equal(versions[inv.Name]), "%s was rewritten", inv.Name)
+		}
+
 		By("a failing tenant shows in its inventory and, bounded, in the GlobalTenantResource")
 		bad := tenants[1]
 		Expect(k8s.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: bad + "-prod"}})).To(Succeed())
