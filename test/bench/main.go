@@ -84,7 +84,7 @@ func run() error {
 	flag.IntVar(&cfg.routes, "routes", 3, "labelled HTTPRoutes per tenant")
 	flag.IntVar(&cfg.namespaces, "namespaces", 1, "tenant namespaces per tenant (besides tenant-<t>-system)")
 	flag.IntVar(&cfg.samples, "samples", 20, "new HTTPRoutes timed for the reaction latency")
-	flag.IntVar(&cfg.workers, "workers", 8, "controller --workers")
+	flag.IntVar(&cfg.workers, "workers", 32, "controller --workers (as many as the ceiling's clients)")
 	flag.IntVar(&cfg.clients, "clients", 32, "parallel clients applying for the write ceiling")
 	flag.DurationVar(&cfg.quiet, "quiet", 20*time.Second, "window in which writes are counted during resyncs")
 	flag.DurationVar(&cfg.resync, "resync", 5*time.Second, "resync period during the quiet window")
