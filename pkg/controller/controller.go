@@ -387,16 +387,26 @@ func (c *Controller) rememberWrite(o client.Object, resourceVersion string) {
 
 // notOwnWrite lets through the events of generated objects that are not the
 // echo of tenantgen's own last write: edits by others (drift) and, because
-// deletes always pass, deletions.
+// deletes always pass, deletions. The first list is dropped (see notInitialList).
 func (c *Controller) notOwnWrite() predicate.TypedFuncs[client.Object] {
 	own := func(o client.Object) bool {
 		rv, ok := c.ownWrites.Load(objectID(o))
 		return ok && rv == o.GetResourceVersion()
 	}
 	return predicate.TypedFuncs[client.Object]{
-		CreateFunc: func(e event.TypedCreateEvent[client.Object]) bool { return !own(e.Object) },
+		CreateFunc: func(e event.TypedCreateEvent[client.Object]) bool { return !e.IsInInitialList && !own(e.Object) },
 		UpdateFunc: func(e event.TypedUpdateEvent[client.Object]) bool { return !own(e.ObjectNew) },
 	}
+}
+
+// notInitialList drops the events of an informer's first list. The
+// informers for context and generated kinds start when a pair first needs
+// them, and a render waits until its informer has synced, so what the first
+// list holds was already seen by every render since: re-rendering for it
+// only doubled the renders of a cold start. (On a restart every pair is
+// queued anyway.)
+var notInitialList = predicate.TypedFuncs[client.Object]{
+	CreateFunc: func(e event.TypedCreateEvent[client.Object]) bool { return !e.IsInInitialList },
 }
 
 // generatedPairs maps a change of a generated object (drift) to its pair.
@@ -450,7 +460,7 @@ func (c *Controller) watchContext(ctx context.Context, gvks []schema.GroupVersio
 		}
 		u := &unstructured.Unstructured{}
 		u.SetGroupVersionKind(gvk)
-		if err := c.pairs.Watch(source.TypedKind[client.Object, Pair](c.cache, u, handler.TypedEnqueueRequestsFromMapFunc(c.contextPairs))); err != nil {
+		if err := c.pairs.Watch(source.TypedKind[client.Object, Pair](c.cache, u, handler.TypedEnqueueRequestsFromMapFunc(c.contextPairs), notInitialList)); err != nil {
 			c.mu.Lock()
 			delete(c.watchedCtx, gvk)
 			c.mu.Unlock()
