@@ -155,15 +155,7 @@ type heldDeletions struct {
 // annotation.
 func (c *Controller) decideDeletions(ctx context.Context, gtr *v1alpha1.GlobalTenantResource, prog *render.Program, selected []string, invs map[string]*v1alpha1.TenantInventory) (reconcile.Result, heldDeletions, error) {
 	sum := c.store.summary(gtr)
-	total := 0
-	for t, inv := range invs {
-		if _, ok := sum[t]; !ok {
-			total += len(inv.Status.Entries)
-		}
-	}
-	for _, p := range sum {
-		total += p.size
-	}
+	total := managed(invs, sum)
 	// Settled: every pair the scope produces was reconciled for this spec, so
 	// the deletions of one change are all known before any is granted.
 	settled := true
@@ -195,6 +187,21 @@ func (c *Controller) decideDeletions(ctx context.Context, gtr *v1alpha1.GlobalTe
 	return reconcile.Result{RequeueAfter: d.Wait}, heldDeletions{pending: pending, blocked: d.Blocked, limit: limit}, nil
 }
 
+// managed is the number of objects in a GlobalTenantResource's inventories:
+// as this process last wrote them, else as the cache has them.
+func managed(invs map[string]*v1alpha1.TenantInventory, sum map[string]pairSummary) int {
+	n := 0
+	for t, inv := range invs {
+		if _, ok := sum[t]; !ok {
+			n += len(inv.Status.Entries)
+		}
+	}
+	for _, p := range sum {
+		n += p.size
+	}
+	return n
+}
+
 func blockedMessage(gtr string, n, limit int) string {
 	return fmt.Sprintf("%d deletions are held: more than spec.limits.maxDeletions allows at once (%d); release them with `kubectl annotate tgr %s %s=true`",
 		n, limit, gtr, v1alpha1.AnnotationApproveDeletions)
@@ -215,16 +222,7 @@ func (c *Controller) writeStatus(ctx context.Context, gtr *v1alpha1.GlobalTenant
 	status.InventorySelector = inventory.Selector(gtr.Name)
 	status.PendingDeletions = held.pending
 
-	size := 0
-	for t, inv := range invs {
-		if _, ok := sum[t]; !ok {
-			size += len(inv.Status.Entries)
-		}
-	}
-	for _, p := range sum {
-		size += p.size
-	}
-	status.Size = size
+	status.Size = managed(invs, sum)
 	pairs := selected
 	if gtr.Spec.ScopeOrDefault() == v1alpha1.ScopeNone {
 		pairs = []string{""}

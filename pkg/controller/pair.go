@@ -163,21 +163,15 @@ func (r *pairRun) sync(ctx context.Context, objs []render.Object, resync time.Du
 		ref := inventory.RefOf(objs[i].Unstructured)
 		id := ref.ID()
 		desired[id] = true
-		if e, ok := prev[id]; !ok || e.Version != ref.Version {
+		// Only new ids: a new apiVersion of a listed object is the same object.
+		if _, ok := prev[id]; !ok {
 			intents = append(intents, inventory.Entry(ref, "", false))
 		}
 	}
 	// Record the intent before any object is created: after a crash from here
 	// on, the inventory still lists everything that may exist.
 	if len(intents) > 0 || r.inv == nil {
-		entries := r.entries()
-		for _, e := range intents {
-			if old, ok := prev[e.ID]; ok {
-				entries = replaceEntry(entries, old, e)
-			} else {
-				entries = append(entries, e)
-			}
-		}
+		entries := append(r.entries(), intents...)
 		cond := r.condition()
 		if r.inv == nil {
 			cond = metav1.Condition{Type: v1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: v1alpha1.ReasonProgressing,
@@ -518,15 +512,6 @@ func (r *pairRun) failedWith(ctx context.Context, entries []v1alpha1.InventoryEn
 	}
 	retry := failureRetry << min(max(failures-1, 0), maxFailureShift)
 	return reconcile.Result{RequeueAfter: min(retry, resync)}
-}
-
-func replaceEntry(entries []v1alpha1.InventoryEntry, old, e v1alpha1.InventoryEntry) []v1alpha1.InventoryEntry {
-	for i := range entries {
-		if entries[i] == old {
-			entries[i] = e
-		}
-	}
-	return entries
 }
 
 // describe names an entry's object for messages.

@@ -109,7 +109,7 @@ func (s *store) inventory(gtr *v1alpha1.GlobalTenantResource, tenant string) (*v
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p := s.state(gtr).pairs[tenant]
-	if p == nil || p.key == "" && p.inv == nil && !p.removed {
+	if p == nil {
 		return nil, false
 	}
 	return p.inv, true
@@ -278,19 +278,18 @@ func (s *store) deleted(gtr *v1alpha1.GlobalTenantResource, tenant string, ids [
 
 // pairSummary is a pair's state as the GlobalTenantResource's status sums it up.
 type pairSummary struct {
-	known           bool // reconciled by this process
 	reason, problem string
 	size, pending   int
 	key             string
 }
 
-// summary returns the pairs this process knows.
+// summary returns the pairs this process has reconciled.
 func (s *store) summary(gtr *v1alpha1.GlobalTenantResource) map[string]pairSummary {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := map[string]pairSummary{}
 	for t, p := range s.state(gtr).pairs {
-		out[t] = pairSummary{known: true, reason: p.reason, problem: p.problem, size: size(p.inv), pending: pendingOf(p.inv), key: p.key}
+		out[t] = pairSummary{reason: p.reason, problem: p.problem, size: size(p.inv), pending: pendingOf(p.inv), key: p.key}
 	}
 	return out
 }

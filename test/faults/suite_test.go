@@ -18,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/funcr"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -180,5 +179,3 @@ func (r *running) killedBy(timeout time.Duration) {
 	Eventually(r.kill.fired, timeout).Should(BeClosed(), "the kill point was never reached")
 	r.stop()
 }
-
-var _ logr.Logger
