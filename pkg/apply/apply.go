@@ -80,6 +80,10 @@ type Result struct {
 	// a failed write may still have created the object.
 	Sent bool
 	Err  error
+	// Live is the object as the cluster has it after Apply: what the write
+	// returned, or the live object that made the write unnecessary. Its
+	// status is what health is computed from. Read only.
+	Live *unstructured.Unstructured
 }
 
 // Apply applies one object if it differs from the live one.
@@ -134,6 +138,7 @@ func (a *Applier) Apply(ctx context.Context, req Request) Result {
 		// adopted ones only when the GlobalTenantResource says so.
 		force = res.Ownership == v1alpha1.OwnershipCreated || req.Force
 		if live.GetAnnotations()[AnnotationHash] == hash && managedBy(live, req.FieldManager) && Contains(live.Object, desired.Object) {
+			res.Live = live
 			return res
 		}
 	}
@@ -147,6 +152,7 @@ func (a *Applier) Apply(ctx context.Context, req Request) Result {
 	res.Sent = true
 	res.UID, res.ResourceVersion = desired.GetUID(), desired.GetResourceVersion()
 	res.Written = true
+	res.Live = desired
 	return res
 }
 

@@ -90,6 +90,17 @@ type Controller struct {
 	ownWrites sync.Map
 }
 
+// Retry of a failed pair, by the workqueue's rate limiter: from
+// failureRetry, doubling per consecutive failure, up to maxFailureRetry. A
+// failure is often fixed outside tenantgen's sight (an RBAC grant, a CRD
+// installed), so waiting for the resync would be too slow; starting at
+// milliseconds (controller-runtime's default) would let a template that
+// runs into its renderTimeout hold a worker most of the time.
+const (
+	failureRetry    = 5 * time.Second
+	maxFailureRetry = 5 * time.Minute
+)
+
 // reconcileTimeout bounds one reconcile, so that no worker can hang on a
 // request or an informer that never syncs.
 const reconcileTimeout = 2 * time.Minute
@@ -157,6 +168,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) (*Controller,
 	c.pairs, err = controller.NewTyped[Pair]("tenantpair", mgr, controller.TypedOptions[Pair]{
 		Reconciler: reconcile.TypedFunc[Pair](c.reconcilePair), MaxConcurrentReconciles: opts.Workers,
 		ReconciliationTimeout: reconcileTimeout, SkipNameValidation: &opts.SkipNameValidation,
+		RateLimiter: workqueue.NewTypedItemExponentialFailureRateLimiter[Pair](failureRetry, maxFailureRetry),
 	})
 	if err != nil {
 		return nil, err

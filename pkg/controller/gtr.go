@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -31,6 +30,7 @@ func (c *Controller) reconcileGTR(ctx context.Context, req reconcile.Request) (r
 	if err := c.client.Get(ctx, req.NamespacedName, gtr); err != nil {
 		if apierrors.IsNotFound(err) {
 			c.store.drop(req.Name)
+			forgetMetrics(req.Name)
 			return reconcile.Result{}, nil
 		}
 		return reconcile.Result{}, err
@@ -207,118 +207,38 @@ func blockedMessage(gtr string, n, limit int) string {
 		n, limit, gtr, v1alpha1.AnnotationApproveDeletions)
 }
 
-// maxListed bounds how many failing tenants the status names.
-const maxListed = 5
-
 // writeStatus sums up the pairs; it writes only when something changed, so a
 // quiet resync sends no write. The merge patch carries no resourceVersion:
 // this controller is the only writer of the status, so it cannot conflict.
 func (c *Controller) writeStatus(ctx context.Context, gtr *v1alpha1.GlobalTenantResource, selected []string, invs map[string]*v1alpha1.TenantInventory, compileErr error, held heldDeletions, identity string) error {
-	sum := c.store.summary(gtr)
+	pairs := selected
+	if gtr.Spec.ScopeOrDefault() == v1alpha1.ScopeNone {
+		pairs = []string{""}
+	}
+	t := tallyPairs(gtr, pairs, c.store.summary(gtr), invs)
 	status := gtr.Status.DeepCopy()
 	status.ObservedGeneration = gtr.Generation
 	status.TenantCount = len(selected)
 	status.ServiceAccount = identity
 	status.InventorySelector = inventory.Selector(gtr.Name)
 	status.PendingDeletions = held.pending
-
-	status.Size = managed(invs, sum)
-	pairs := selected
-	if gtr.Spec.ScopeOrDefault() == v1alpha1.ScopeNone {
-		pairs = []string{""}
+	status.Size = t.managed
+	status.ReadyTenants = t.ready
+	status.FailedTenants = len(t.failing)
+	status.UnhealthyTenants = t.unhealthyTenants
+	status.UnhealthyObjects = t.unhealthyObjects
+	status.Failing = t.failing
+	if len(status.Failing) > maxListed {
+		status.Failing = status.Failing[:maxListed]
 	}
-	ready, pending := 0, 0
-	var failing []v1alpha1.TenantProblem
-	key := triggerKey(gtr)
-	for _, t := range pairs {
-		p, ok := sum[t]
-		switch {
-		case ok && p.problem != "":
-			failing = append(failing, v1alpha1.TenantProblem{Tenant: t, Reason: p.reason, Message: truncate(p.problem, 300)})
-		case ok && p.key == key:
-			ready++
-		case ok:
-			pending++ // not rendered for this spec yet
-		default:
-			// Not reconciled by this process yet (it just started): its
-			// inventory tells how it was left. An inventory is not rewritten
-			// for a spec change alone, so a quiet restart stays Ready.
-			cond := (*metav1.Condition)(nil)
-			if inv := invs[t]; inv != nil {
-				cond = meta.FindStatusCondition(inv.Status.Conditions, v1alpha1.ConditionReady)
-			}
-			switch {
-			case cond == nil || cond.Status == metav1.ConditionUnknown || cond.Reason == v1alpha1.ReasonProgressing:
-				pending++ // e.g. a pair in flight: its intent is written, its outcome not yet
-			case cond.Status == metav1.ConditionTrue:
-				ready++
-			default:
-				failing = append(failing, v1alpha1.TenantProblem{Tenant: t, Reason: cond.Reason, Message: truncate(cond.Message, 300)})
-			}
-		}
-	}
-	status.ReadyTenants = ready
-	status.FailedTenants = len(failing)
-	shown := failing
-	if len(shown) > maxListed {
-		shown = shown[:maxListed]
-	}
-	status.Failing = shown
-
-	cordoned := metav1.Condition{Type: v1alpha1.ConditionCordoned, Status: metav1.ConditionFalse, Reason: "Active", ObservedGeneration: gtr.Generation}
-	if gtr.Spec.Cordoned {
-		cordoned.Status, cordoned.Reason, cordoned.Message = metav1.ConditionTrue, v1alpha1.ReasonCordoned, "spec.cordoned is true: nothing is applied or pruned"
-	}
-	meta.SetStatusCondition(&status.Conditions, cordoned)
-	meta.SetStatusCondition(&status.Conditions, readyCondition(gtr, len(pairs), pending, failing, compileErr, held))
+	setConditions(&status.Conditions, conditions(gtr, t, compileErr, held))
+	observe(gtr.Name, len(selected), t, status, invs)
 	if equality.Semantic.DeepEqual(status, &gtr.Status) {
 		return nil
 	}
 	patch := client.MergeFrom(gtr.DeepCopy())
 	gtr.Status = *status
 	return client.IgnoreNotFound(c.client.Status().Patch(ctx, gtr, patch))
-}
-
-func readyCondition(gtr *v1alpha1.GlobalTenantResource, pairs, pending int, failing []v1alpha1.TenantProblem, compileErr error, held heldDeletions) metav1.Condition {
-	cond := metav1.Condition{Type: v1alpha1.ConditionReady, ObservedGeneration: gtr.Generation, Status: metav1.ConditionFalse}
-	switch {
-	case compileErr != nil:
-		cond.Reason, cond.Message = v1alpha1.ReasonInvalidSpec, truncate(compileErr.Error(), 2000)
-	case gtr.Spec.Cordoned:
-		cond.Reason, cond.Message = v1alpha1.ReasonCordoned, "reconciliation is paused"
-	case held.blocked > 0:
-		cond.Reason, cond.Message = v1alpha1.ReasonDeletionsBlocked, blockedMessage(gtr.Name, held.blocked, held.limit)
-	case len(failing) > 0:
-		var parts []string
-		for i, f := range failing {
-			if i == maxListed {
-				break
-			}
-			name := f.Tenant
-			if name == "" {
-				name = "(cluster)"
-			}
-			parts = append(parts, fmt.Sprintf("%s: %s", name, f.Message))
-		}
-		more := ""
-		if len(failing) > maxListed {
-			more = fmt.Sprintf("; the others: kubectl get tinv -l %s", inventory.Selector(gtr.Name))
-		}
-		cond.Reason = v1alpha1.ReasonTenantsFailed
-		cond.Message = truncate(fmt.Sprintf("%d of %d tenants failed; %s%s", len(failing), pairs, strings.Join(parts, "; "), more), 4000)
-	case pending > 0:
-		cond.Reason, cond.Message = v1alpha1.ReasonProgressing, fmt.Sprintf("%d of %d tenants reconciled", pairs-pending, pairs)
-	default:
-		cond.Status, cond.Reason, cond.Message = metav1.ConditionTrue, v1alpha1.ReasonReconciled, fmt.Sprintf("%d tenants reconciled", pairs)
-	}
-	return cond
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
 
 // finalize has every pair with an inventory prune (or release) its objects
@@ -353,6 +273,7 @@ func (c *Controller) finalize(ctx context.Context, gtr *v1alpha1.GlobalTenantRes
 		return reconcile.Result{}, err
 	}
 	c.store.drop(gtr.Name)
+	forgetMetrics(gtr.Name)
 	return reconcile.Result{}, nil
 }
 

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"github.com/projectcapsule/tenantgen/pkg/api/v1alpha1"
 	"github.com/projectcapsule/tenantgen/pkg/apply"
 	"github.com/projectcapsule/tenantgen/pkg/brake"
+	"github.com/projectcapsule/tenantgen/pkg/health"
 	"github.com/projectcapsule/tenantgen/pkg/inventory"
 	"github.com/projectcapsule/tenantgen/pkg/render"
 	"github.com/projectcapsule/tenantgen/pkg/tenant"
@@ -39,11 +41,15 @@ type pairRun struct {
 	inv     *v1alpha1.TenantInventory // as last written; nil when there is none
 	applier *apply.Applier
 	fm      string
+	rules   *health.Rules // how health is decided (the program's, or the built-in rules)
 }
 
 // reconcilePair renders one tenant, records what it will create, applies its
 // objects, prunes what it no longer renders (as far as the deletion brake
-// lets it) and records the outcome in the pair's TenantInventory.
+// lets it) and records the outcome and the objects' health in the pair's
+// TenantInventory. A failure is returned as an error after it is recorded,
+// so that the workqueue's rate limiter retries it and controller-runtime's
+// error metrics count it.
 func (c *Controller) reconcilePair(ctx context.Context, p Pair) (res reconcile.Result, err error) {
 	start := time.Now()
 	defer func() { reconcileSeconds.WithLabelValues(p.GTR).Observe(time.Since(start).Seconds()) }()
@@ -75,8 +81,9 @@ func (c *Controller) reconcilePair(ctx context.Context, p Pair) (res reconcile.R
 	}
 	prog, err := c.store.program(gtr)
 	if err != nil {
-		return reconcile.Result{}, nil // status reports the invalid spec
+		return reconcile.Result{}, nil // status reports the invalid spec (Stalled): retrying cannot fix it
 	}
+	r.rules = prog.Health()
 	resync := wait.Jitter(gtr.Spec.ResyncPeriod.Duration, 0.2)
 	if resync <= 0 {
 		resync = wait.Jitter(time.Minute, 0.2)
@@ -92,6 +99,7 @@ func (c *Controller) reconcilePair(ctx context.Context, p Pair) (res reconcile.R
 		return r.leave(ctx)
 	}
 	var out *render.Output
+	renderStart := time.Now()
 	if prog.Scope() == v1alpha1.ScopeNone {
 		// Select here, not from the store: the GTR reconcile may not have run yet.
 		selected, serr := c.selectTenants(ctx, prog)
@@ -115,6 +123,7 @@ func (c *Controller) reconcilePair(ctx context.Context, p Pair) (res reconcile.R
 		}
 		out, err = prog.Tenant(w, t)
 	}
+	renderSeconds.WithLabelValues(p.GTR).Observe(time.Since(renderStart).Seconds())
 	if err != nil {
 		renderTotal.WithLabelValues(p.GTR, "error").Inc()
 		errorTotal.WithLabelValues(p.GTR, "render").Inc()
@@ -126,7 +135,7 @@ func (c *Controller) reconcilePair(ctx context.Context, p Pair) (res reconcile.R
 		if render.Limit(err) != "" {
 			reason = v1alpha1.ReasonRenderBudgetExceeded
 		}
-		return r.failed(ctx, reason, "render failed: "+truncate(err.Error(), 1000), resync), nil
+		return r.failed(ctx, reason, "render failed: "+truncate(err.Error(), 1000))
 	}
 	renderTotal.WithLabelValues(p.GTR, "ok").Inc()
 	return r.sync(ctx, out.Objects, resync)
@@ -177,12 +186,12 @@ func (r *pairRun) sync(ctx context.Context, objs []render.Object, resync time.Du
 			cond = metav1.Condition{Type: v1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: v1alpha1.ReasonProgressing,
 				Message: fmt.Sprintf("applying %d objects", len(objs))}
 		}
-		if err := r.save(ctx, entries, r.pending(), cond); err != nil {
-			return r.failed(ctx, v1alpha1.ReasonInventoryFailed, "writing the inventory: "+err.Error(), resync), nil
+		if err := r.save(ctx, entries, r.pending(), cond, nil); err != nil {
+			return r.failed(ctx, v1alpha1.ReasonInventoryFailed, "writing the inventory: "+err.Error())
 		}
 	}
 
-	applied, problems := r.applyAll(ctx, objs, prev)
+	applied, problems, hs := r.applyAll(ctx, objs, prev)
 	var stale []v1alpha1.InventoryEntry
 	for id, e := range prev {
 		if !desired[id] {
@@ -193,31 +202,34 @@ func (r *pairRun) sync(ctx context.Context, objs []render.Object, resync time.Du
 		// Keep what is not rendered any more: nothing is pruned after a failed apply.
 		errorTotal.WithLabelValues(r.gtr.Name, "apply").Inc()
 		msg := fmt.Sprintf("%d of %d objects failed: %s", len(problems), len(objs), truncate(strings.Join(problems, "; "), 1000))
-		return r.failedWith(ctx, append(applied, stale...), v1alpha1.ReasonApplyFailed, msg, resync), nil
+		return r.failedWith(ctx, append(applied, stale...), hs, v1alpha1.ReasonApplyFailed, msg)
 	}
 	left, pending, pruneProblems := r.prune(ctx, stale)
 	entries := append(applied, left...)
 	if len(pruneProblems) > 0 {
 		msg := "prune failed: " + truncate(strings.Join(pruneProblems, "; "), 1000)
-		return r.failedWith(ctx, entries, v1alpha1.ReasonPruneFailed, msg, resync), nil
+		return r.failedWith(ctx, entries, hs, v1alpha1.ReasonPruneFailed, msg)
 	}
 	msg := fmt.Sprintf("%d objects applied", len(applied))
 	if pending > 0 {
 		msg += fmt.Sprintf("; %d no longer rendered wait for the deletion brake", pending)
 	}
 	cond := metav1.Condition{Type: v1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: v1alpha1.ReasonReconciled, Message: msg}
-	if err := r.save(ctx, entries, pending, cond); err != nil {
-		return r.failed(ctx, v1alpha1.ReasonInventoryFailed, "writing the inventory: "+err.Error(), resync), nil
+	if err := r.save(ctx, entries, pending, cond, hs); err != nil {
+		return r.failed(ctx, v1alpha1.ReasonInventoryFailed, "writing the inventory: "+err.Error())
 	}
 	r.recordOutcome("", "")
 	return reconcile.Result{RequeueAfter: resync}, nil
 }
 
 // applyAll applies a pair's objects in order and returns their entries (the
-// previous or intent entry of an object that failed) and the failures.
-func (r *pairRun) applyAll(ctx context.Context, objs []render.Object, prev map[string]v1alpha1.InventoryEntry) ([]v1alpha1.InventoryEntry, []string) {
+// previous or intent entry of an object that failed), the failures and the
+// health of the objects applied, read from what the writes returned or from
+// the watch cache (no request of its own).
+func (r *pairRun) applyAll(ctx context.Context, objs []render.Object, prev map[string]v1alpha1.InventoryEntry) ([]v1alpha1.InventoryEntry, []string, *health.Summary) {
 	var entries []v1alpha1.InventoryEntry
 	var problems []string
+	summary := &health.Summary{}
 	for _, o := range objs {
 		ref := inventory.RefOf(o.Unstructured)
 		var before *v1alpha1.InventoryEntry
@@ -243,6 +255,7 @@ func (r *pairRun) applyAll(ctx context.Context, objs []render.Object, prev map[s
 			continue
 		}
 		entries = append(entries, inventory.Entry(ref, res.UID, res.Ownership == v1alpha1.OwnershipAdopted))
+		summary.Add(o.Ref(), r.rules.Assess(res.Live))
 		if res.Written {
 			r.c.rememberWrite(o, res.ResourceVersion)
 			applyTotal.WithLabelValues(r.gtr.Name).Inc()
@@ -251,7 +264,7 @@ func (r *pairRun) applyAll(ctx context.Context, objs []render.Object, prev map[s
 		}
 		r.c.watchGenerated(o.GroupVersionKind())
 	}
-	return entries, problems
+	return entries, problems, summary
 }
 
 // prune removes the stale entries the deletion brake grants: deletes what
@@ -319,14 +332,14 @@ func (r *pairRun) leave(ctx context.Context) (reconcile.Result, error) {
 	switch {
 	case len(problems) > 0:
 		msg := "prune failed: " + truncate(strings.Join(problems, "; "), 1000)
-		return r.failedWith(ctx, left, v1alpha1.ReasonPruneFailed, msg, time.Minute), nil
+		return r.failedWith(ctx, left, nil, v1alpha1.ReasonPruneFailed, msg)
 	case len(left) > 0:
 		cond := metav1.Condition{Type: v1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: v1alpha1.ReasonLeaving,
 			Message: fmt.Sprintf("no longer selected: %d objects wait for the deletion brake", pending)}
-		if err := r.save(ctx, left, pending, cond); err != nil {
+		if err := r.save(ctx, left, pending, cond, nil); err != nil {
 			return reconcile.Result{}, err
 		}
-		if changed, _, _ := r.c.store.record(r.gtr, r.tenant, outcome{inv: r.inv, leaving: true}); changed {
+		if changed, _ := r.c.store.record(r.gtr, r.tenant, outcome{inv: r.inv, leaving: true}); changed {
 			r.c.flush(r.gtr.Name)
 		}
 		return reconcile.Result{}, nil
@@ -369,10 +382,10 @@ func (r *pairRun) finalize(ctx context.Context) (reconcile.Result, error) {
 		msg := fmt.Sprintf("%d objects could not be removed: %s", len(failed), truncate(strings.Join(failed, "; "), 1000))
 		r.c.events.Eventf(r.gtr, nil, corev1.EventTypeWarning, "FinalizeFailed", "Finalize", "tenant %q: %s", r.tenant, msg)
 		cond := metav1.Condition{Type: v1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: v1alpha1.ReasonPruneFailed, Message: msg}
-		if err := r.save(ctx, left, 0, cond); err != nil {
+		if err := r.save(ctx, left, 0, cond, nil); err != nil {
 			return reconcile.Result{}, err
 		}
-		return reconcile.Result{RequeueAfter: 10 * time.Second}, nil
+		return reconcile.Result{}, errors.New(msg)
 	}
 	if err := r.deleteInventory(ctx); err != nil {
 		return reconcile.Result{}, err
@@ -409,16 +422,26 @@ func (r *pairRun) condition() metav1.Condition {
 // save writes the pair's inventory when it differs from the last written one
 // (a quiet resync writes nothing). It is a server-side apply by the
 // controller's own identity: no resourceVersion, so no conflicts, and it
-// creates the inventory on first use.
-func (r *pairRun) save(ctx context.Context, entries []v1alpha1.InventoryEntry, pending int, cond metav1.Condition) error {
+// creates the inventory on first use. A nil health keeps the Healthy
+// condition as it was (nothing was applied this time).
+func (r *pairRun) save(ctx context.Context, entries []v1alpha1.InventoryEntry, pending int, cond metav1.Condition, hs *health.Summary) error {
 	inventory.Sort(entries)
 	inv := inventory.New(r.gtr, r.tenant)
 	if r.inv != nil {
 		inv.Status.Conditions = append([]metav1.Condition(nil), r.inv.Status.Conditions...)
+		inv.Status.Unhealthy = r.inv.Status.Unhealthy
 	}
 	cond.Type = v1alpha1.ConditionReady
 	cond.ObservedGeneration = 0
 	meta.SetStatusCondition(&inv.Status.Conditions, cond)
+	switch {
+	case hs != nil:
+		meta.SetStatusCondition(&inv.Status.Conditions, hs.Condition())
+		inv.Status.Unhealthy = hs.Unhealthy()
+	case meta.FindStatusCondition(inv.Status.Conditions, v1alpha1.ConditionHealthy) == nil:
+		meta.SetStatusCondition(&inv.Status.Conditions, metav1.Condition{Type: v1alpha1.ConditionHealthy,
+			Status: metav1.ConditionUnknown, Reason: v1alpha1.ReasonNotApplied, Message: "nothing applied yet"})
+	}
 	inv.Status.Entries = entries
 	inv.Status.Size = len(entries)
 	inv.Status.PendingDeletions = pending
@@ -469,50 +492,47 @@ func (r *pairRun) deleteInventory(ctx context.Context) error {
 // is created if need be, so that `kubectl get tinv` shows every tenant.
 func (r *pairRun) record(ctx context.Context, reason, problem string) {
 	cond := metav1.Condition{Type: v1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: reason, Message: truncate(problem, 2000)}
-	if err := r.save(ctx, r.entries(), r.pending(), cond); err != nil {
+	if err := r.save(ctx, r.entries(), r.pending(), cond, nil); err != nil {
 		problem += "; writing the inventory: " + err.Error()
 	}
 	r.recordOutcome(reason, problem)
 }
 
 // recordOutcome stores the pair's outcome and asks for a status write when
-// the GlobalTenantResource's summary changes.
-func (r *pairRun) recordOutcome(reason, problem string) (newProblem bool, failures int) {
-	changed, fresh, n := r.c.store.record(r.gtr, r.tenant, outcome{inv: r.inv, reason: reason, problem: problem})
+// the GlobalTenantResource's summary changes. It reports whether the
+// problem is new.
+func (r *pairRun) recordOutcome(reason, problem string) (newProblem bool) {
+	changed, fresh := r.c.store.record(r.gtr, r.tenant, outcome{inv: r.inv, reason: reason, problem: problem})
 	if changed {
 		r.c.flush(r.gtr.Name)
 	}
-	return fresh, n
+	return fresh
 }
 
-// Retry of a failed pair: from failureRetry, doubling per consecutive failure,
-// never later than the resync. A failure is often fixed outside tenantgen's
-// sight (an RBAC grant, a CRD installed), so waiting for the resync is too slow.
-const (
-	failureRetry    = 5 * time.Second
-	maxFailureShift = 6
-)
-
-// failed records a failed pair with its entries as they are.
-func (r *pairRun) failed(ctx context.Context, reason, problem string, resync time.Duration) reconcile.Result {
-	return r.failedWith(ctx, r.entries(), reason, problem, resync)
+// failed records a failed pair with its entries and health as they are.
+func (r *pairRun) failed(ctx context.Context, reason, problem string) (reconcile.Result, error) {
+	return r.failedWith(ctx, r.entries(), nil, reason, problem)
 }
 
 // failedWith records a failed pair with the given entries, emits an Event
 // only when the problem is new (Events are writes: a tenant failing the same
-// way must not write on every retry) and returns when to retry.
-func (r *pairRun) failedWith(ctx context.Context, entries []v1alpha1.InventoryEntry, reason, problem string, resync time.Duration) reconcile.Result {
+// way must not write on every retry) and returns the problem as the error
+// the workqueue retries with its backoff (see pairRateLimiter).
+func (r *pairRun) failedWith(ctx context.Context, entries []v1alpha1.InventoryEntry, hs *health.Summary, reason, problem string) (reconcile.Result, error) {
 	cond := metav1.Condition{Type: v1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: reason, Message: truncate(problem, 2000)}
-	if err := r.save(ctx, entries, r.pending(), cond); err != nil {
+	if err := r.save(ctx, entries, r.pending(), cond, hs); err != nil {
 		problem += "; writing the inventory: " + err.Error()
 	}
-	fresh, failures := r.recordOutcome(reason, problem)
-	if fresh {
+	if r.recordOutcome(reason, problem) {
 		r.c.events.Eventf(r.gtr, nil, corev1.EventTypeWarning, reason, "Reconcile", "tenant %q: %s", r.tenant, problem)
 	}
-	retry := failureRetry << min(max(failures-1, 0), maxFailureShift)
-	return reconcile.Result{RequeueAfter: min(retry, resync)}
+	return reconcile.Result{}, &pairError{reason: reason, problem: problem}
 }
+
+// pairError is a recorded pair failure, returned to the workqueue.
+type pairError struct{ reason, problem string }
+
+func (e *pairError) Error() string { return e.reason + ": " + e.problem }
 
 // describe names an entry's object for messages.
 func describe(e v1alpha1.InventoryEntry) string {

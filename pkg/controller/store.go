@@ -5,6 +5,8 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/projectcapsule/tenantgen/pkg/api/v1alpha1"
@@ -28,8 +30,6 @@ type pairState struct {
 	inv *v1alpha1.TenantInventory
 	// reason and problem say why the pair is not Ready ("" when it is).
 	reason, problem string
-	// failures counts consecutive failed reconciles, for the retry backoff.
-	failures int
 	// key is the trigger key (generation/requestedAt) of the last reconcile.
 	key string
 	// removed marks a pair whose objects were pruned and inventory deleted.
@@ -124,25 +124,20 @@ type outcome struct {
 
 // record stores the outcome of a pair reconcile. It reports whether the
 // GlobalTenantResource's summary may have changed and whether the problem is
-// new (worth an Event), and returns the consecutive failure count.
-func (s *store) record(gtr *v1alpha1.GlobalTenantResource, tenant string, o outcome) (changed, newProblem bool, failures int) {
+// new (worth an Event).
+func (s *store) record(gtr *v1alpha1.GlobalTenantResource, tenant string, o outcome) (changed, newProblem bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.state(gtr)
 	old := st.pairs[tenant]
 	p := &pairState{inv: o.inv, reason: o.reason, problem: o.problem, key: triggerKey(gtr), removed: o.inv == nil, leaving: o.leaving}
-	if old != nil && o.problem != "" && old.problem != "" {
-		p.failures = old.failures + 1
-	} else if o.problem != "" {
-		p.failures = 1
-	}
 	st.pairs[tenant] = p
 	// A new key changes the summary too: a pair rendered for the new spec
 	// stops counting as pending for it.
 	changed = old == nil || old.problem != p.problem || old.removed != p.removed || size(old.inv) != size(p.inv) ||
-		pendingOf(old.inv) != pendingOf(p.inv) || old.key != p.key
+		pendingOf(old.inv) != pendingOf(p.inv) || old.key != p.key || healthOf(old.inv) != healthOf(p.inv)
 	newProblem = p.problem != "" && (old == nil || old.problem != p.problem)
-	return changed, newProblem, p.failures
+	return changed, newProblem
 }
 
 // forget drops a pair whose inventory is gone.
@@ -159,6 +154,24 @@ func size(inv *v1alpha1.TenantInventory) int {
 		return 0
 	}
 	return len(inv.Status.Entries)
+}
+
+// pairHealth is a pair's health as its inventory records it.
+type pairHealth struct {
+	status    metav1.ConditionStatus // of the Healthy condition; "" when there is none
+	message   string
+	unhealthy int
+}
+
+func healthOf(inv *v1alpha1.TenantInventory) pairHealth {
+	if inv == nil {
+		return pairHealth{}
+	}
+	h := pairHealth{unhealthy: inv.Status.Unhealthy}
+	if c := meta.FindStatusCondition(inv.Status.Conditions, v1alpha1.ConditionHealthy); c != nil {
+		h.status, h.message = c.Status, c.Message
+	}
+	return h
 }
 
 func pendingOf(inv *v1alpha1.TenantInventory) int {
@@ -281,6 +294,7 @@ type pairSummary struct {
 	reason, problem string
 	size, pending   int
 	key             string
+	health          pairHealth
 }
 
 // summary returns the pairs this process has reconciled.
@@ -289,7 +303,7 @@ func (s *store) summary(gtr *v1alpha1.GlobalTenantResource) map[string]pairSumma
 	defer s.mu.Unlock()
 	out := map[string]pairSummary{}
 	for t, p := range s.state(gtr).pairs {
-		out[t] = pairSummary{reason: p.reason, problem: p.problem, size: size(p.inv), pending: pendingOf(p.inv), key: p.key}
+		out[t] = pairSummary{reason: p.reason, problem: p.problem, size: size(p.inv), pending: pendingOf(p.inv), key: p.key, health: healthOf(p.inv)}
 	}
 	return out
 }

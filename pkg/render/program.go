@@ -6,6 +6,7 @@
 package render
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"text/template"
@@ -18,6 +19,7 @@ import (
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 
 	"github.com/projectcapsule/tenantgen/pkg/api/v1alpha1"
+	"github.com/projectcapsule/tenantgen/pkg/health"
 	"github.com/projectcapsule/tenantgen/pkg/manifest"
 	"github.com/projectcapsule/tenantgen/pkg/policy"
 	"github.com/projectcapsule/tenantgen/pkg/tenant"
@@ -43,6 +45,7 @@ type Program struct {
 	maxObjects int
 	timeout    time.Duration
 	policy     *policy.Policy
+	health     *health.Rules
 }
 
 type block struct {
@@ -64,6 +67,10 @@ func (p *Program) Name() string { return p.name }
 
 // Timeout is the render timeout (limits.renderTimeout or its default).
 func (p *Program) Timeout() time.Duration { return p.timeout }
+
+// Health returns the rules that decide whether a generated object is healthy
+// (spec.healthChecks in front of the built-in rules).
+func (p *Program) Health() *health.Rules { return p.health }
 
 // Scope is the GlobalTenantResource's scope.
 func (p *Program) Scope() v1alpha1.Scope { return p.scope }
@@ -127,6 +134,15 @@ func Compile(gtr *v1alpha1.GlobalTenantResource) (*Program, error) {
 		fail("spec.policy", "%v", err)
 	}
 	p.policy = pol
+	// Checked here, with the templates, so that render, test and the
+	// controller refuse a bad expression alike, before anything is applied.
+	if p.health, err = health.Compile(spec.HealthChecks); err != nil {
+		var fes health.FieldErrors
+		errors.As(err, &fes)
+		for _, fe := range fes {
+			fail("spec."+fe.Field, "%v", fe.Err)
+		}
+	}
 	sel, err := metav1.LabelSelectorAsSelector(&spec.TenantSelector)
 	if err != nil {
 		fail("spec.tenantSelector", "%v", err)

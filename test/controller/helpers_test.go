@@ -421,37 +421,53 @@ func listenerHostnames(gw *unstructured.Unstructured) []string {
 	return out
 }
 
-// metricValue sums the series of a tenantgen counter for one GlobalTenantResource
+// metricValue sums the series of a tenantgen metric for one GlobalTenantResource
 // (and, when given, matching label=value pairs).
 func metricValue(name, gtr string, kv ...string) float64 {
 	GinkgoHelper()
+	labels := map[string]string{"globaltenantresource": gtr}
+	for i := 0; i+1 < len(kv); i += 2 {
+		labels[kv[i]] = kv[i+1]
+	}
+	return metricSum(name, labels)
+}
+
+// metricSum sums the series of a metric of the controller's registry (the
+// one its /metrics endpoint serves) that carry the given labels: counter and
+// gauge values, histogram sample counts; -1 when no series matches.
+func metricSum(name string, labels map[string]string) float64 {
+	GinkgoHelper()
 	families, err := ctrlmetrics.Registry.Gather()
 	Expect(err).NotTo(HaveOccurred())
-	sum := 0.0
+	sum, found := 0.0, false
 	for _, f := range families {
 		if f.GetName() != name {
 			continue
 		}
+	next:
 		for _, m := range f.GetMetric() {
 			have := map[string]string{}
 			for _, l := range m.GetLabel() {
 				have[l.GetName()] = l.GetValue()
 			}
-			want := append([]string{"globaltenantresource", gtr}, kv...)
-			match := true
-			for i := 0; i+1 < len(want); i += 2 {
-				match = match && have[want[i]] == want[i+1]
+			for k, v := range labels {
+				if have[k] != v {
+					continue next
+				}
 			}
-			if !match {
-				continue
-			}
+			found = true
 			switch {
 			case m.GetCounter() != nil:
 				sum += m.GetCounter().GetValue()
+			case m.GetGauge() != nil:
+				sum += m.GetGauge().GetValue()
 			case m.GetHistogram() != nil:
 				sum += float64(m.GetHistogram().GetSampleCount())
 			}
 		}
+	}
+	if !found {
+		return -1
 	}
 	return sum
 }

@@ -152,7 +152,7 @@ var _ = Describe("the deletion brake", func() {
 		eventuallyEvent(ctx, id, corev1.EventTypeWarning, v1alpha1.ReasonDeletionsBlocked, "12 deletions")
 		Consistently(func() map[string]types.UID { return uids(ctx, tenants, 2) }, 2*time.Second).Should(Equal(before))
 		Expect(items(ctx, id)).To(HaveLen(12), "the inventories still list what is held")
-		Expect(metricValue("tenantgen_deletions_blocked", id)).To(BeZero(), "gauges are not summed by metricValue")
+		Expect(metricValue("tenantgen_deletions_blocked", id)).To(Equal(12.0))
 
 		By("approving releases them; the annotation is removed")
 		patchGTR(ctx, id, map[string]any{"metadata": map[string]any{"annotations": map[string]any{v1alpha1.AnnotationApproveDeletions: "true"}}})

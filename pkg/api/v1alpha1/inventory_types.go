@@ -20,7 +20,10 @@ import (
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Objects",type=integer,JSONPath=`.status.size`
+// +kubebuilder:printcolumn:name="Healthy",type=string,JSONPath=`.status.conditions[?(@.type=="Healthy")].status`
+// +kubebuilder:printcolumn:name="Unhealthy",type=integer,JSONPath=`.status.unhealthy`
 // +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`,priority=1
+// +kubebuilder:printcolumn:name="Health",type=string,JSONPath=`.status.conditions[?(@.type=="Healthy")].message`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type TenantInventory struct {
 	metav1.TypeMeta   `json:",inline"`
@@ -43,7 +46,9 @@ type TenantInventorySpec struct {
 
 // TenantInventoryStatus is the tenant's part of the inventory and its state.
 type TenantInventoryStatus struct {
-	// Conditions: Ready (reason and message say why not).
+	// Conditions: Ready (every object applied; reason and message say why
+	// not) and Healthy (every applied object healthy; the message names the
+	// first unhealthy ones).
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -52,6 +57,11 @@ type TenantInventoryStatus struct {
 	// Size is len(entries), for the printer column.
 	// +optional
 	Size int `json:"size,omitempty"`
+
+	// Unhealthy is the number of listed objects that are not healthy (in
+	// progress or failed).
+	// +optional
+	Unhealthy int `json:"unhealthy,omitempty"`
 
 	// PendingDeletions is the number of entries no longer rendered whose
 	// deletion the deletion brake holds.

@@ -52,10 +52,17 @@ const (
 	LabelTenant               = Group + "/tenant"
 )
 
-// Condition types and reasons set on a GlobalTenantResource.
+// Condition types set on GlobalTenantResources (all of them) and
+// TenantInventories (Ready and Healthy). They follow the kstatus convention:
+// Ready is True when everything is applied and healthy; Reconciling and
+// Stalled are present only while True (work under way; a problem the
+// controller cannot resolve by retrying); Cordoned only while cordoned.
 const (
-	ConditionReady    = "Ready"
-	ConditionCordoned = "Cordoned"
+	ConditionReady       = "Ready"
+	ConditionReconciling = "Reconciling"
+	ConditionStalled     = "Stalled"
+	ConditionHealthy     = "Healthy"
+	ConditionCordoned    = "Cordoned"
 )
 
 // AnnotationApproveDeletions on a GlobalTenantResource releases the deletions
@@ -117,6 +124,15 @@ type GlobalTenantResourceSpec struct {
 	// tenant's own namespaces and in namespaces no tenant owns (except kube-*).
 	// +optional
 	Policy *Policy `json:"policy,omitempty"`
+
+	// HealthChecks decide the health of generated objects of the given
+	// apiVersion and kind with CEL expressions, overriding the built-in rules
+	// (Gateway API, cert-manager) and kstatus. A GlobalTenantResource is Ready
+	// only when every object it generated is healthy.
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	// +listType=atomic
+	HealthChecks []HealthCheck `json:"healthChecks,omitempty"`
 
 	// Resources are the blocks of objects rendered for every selected tenant.
 	// (The bounds keep the CEL rules within the apiserver's cost budget.)
@@ -206,6 +222,31 @@ type GroupKind struct {
 	// Kind, or "*" for every kind of the group.
 	// +kubebuilder:validation:MinLength=1
 	Kind string `json:"kind"`
+}
+
+// HealthCheck holds CEL expressions over one kind of generated object. The
+// object's top-level fields are variables (apiVersion, kind, metadata, spec,
+// status, data; a missing one is an empty map), optional field access
+// (status.?observedGeneration) is available. The expressions are evaluated in
+// the order inProgress, failed, current; the first that is true decides. When
+// none is true, or one cannot be evaluated (e.g. a field the controller has
+// not written yet), the object is in progress.
+type HealthCheck struct {
+	// APIVersion of the objects this check applies to, e.g. example.com/v1.
+	// +kubebuilder:validation:MinLength=1
+	APIVersion string `json:"apiVersion"`
+	// Kind of the objects this check applies to.
+	// +kubebuilder:validation:MinLength=1
+	Kind string `json:"kind"`
+	// Current is true when the object is healthy.
+	// +kubebuilder:validation:MinLength=1
+	Current string `json:"current"`
+	// InProgress is true while the object is still being set up.
+	// +optional
+	InProgress string `json:"inProgress,omitempty"`
+	// Failed is true when the object is broken.
+	// +optional
+	Failed string `json:"failed,omitempty"`
 }
 
 // ResourceSpec is one block of objects: existing objects to copy, inline objects,
@@ -328,6 +369,15 @@ type GlobalTenantResourceStatus struct {
 	// +optional
 	FailedTenants int `json:"failedTenants,omitempty"`
 
+	// UnhealthyTenants is the number of tenants with at least one generated
+	// object that is not healthy (in progress or failed).
+	// +optional
+	UnhealthyTenants int `json:"unhealthyTenants,omitempty"`
+
+	// UnhealthyObjects is the number of generated objects that are not healthy.
+	// +optional
+	UnhealthyObjects int `json:"unhealthyObjects,omitempty"`
+
 	// Size is the number of objects in the inventories of this GlobalTenantResource.
 	// +optional
 	Size int `json:"size,omitempty"`
@@ -373,6 +423,7 @@ type TenantProblem struct {
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Tenants",type=integer,JSONPath=`.status.tenantCount`
 // +kubebuilder:printcolumn:name="Failed",type=integer,JSONPath=`.status.failedTenants`
+// +kubebuilder:printcolumn:name="Unhealthy",type=integer,JSONPath=`.status.unhealthyTenants`
 // +kubebuilder:printcolumn:name="Items",type=integer,JSONPath=`.status.size`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
@@ -424,4 +475,14 @@ const (
 	ReasonPruneFailed          = "PruneFailed"
 	ReasonInventoryFailed      = "InventoryFailed"
 	ReasonLeaving              = "Leaving"
+	// ReasonUnhealthy: a generated object failed its health check (Ready,
+	// Healthy and Stalled of a GlobalTenantResource; Healthy of a tenant).
+	ReasonUnhealthy = "Unhealthy"
+	// ReasonHealthPending: generated objects are applied but not healthy yet
+	// (their controllers have not reported, or report progress).
+	ReasonHealthPending = "HealthPending"
+	// ReasonHealthy: every generated object is healthy.
+	ReasonHealthy = "Healthy"
+	// ReasonNotApplied: health is unknown because nothing was applied yet.
+	ReasonNotApplied = "NotApplied"
 )

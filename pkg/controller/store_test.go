@@ -1,0 +1,89 @@
+package controller
+
+import (
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/projectcapsule/tenantgen/pkg/api/v1alpha1"
+)
+
+// The store decides when the GlobalTenantResource's summary must be written
+// again (record's changed) and when a problem deserves an Event (newProblem):
+// both are writes, so both must be exact.
+func TestStoreRecord(t *testing.T) {
+	gtr := testGTR()
+	ready := healthyInv(2)
+	pending := inv(metav1.ConditionTrue, v1alpha1.ReasonReconciled, metav1.ConditionUnknown, 1, "Gateway s/gw: pending", 2)
+	failed := inv(metav1.ConditionTrue, v1alpha1.ReasonReconciled, metav1.ConditionFalse, 1, "Gateway s/gw: Programmed=False", 2)
+	steps := []struct {
+		name                string
+		o                   outcome
+		changed, newProblem bool
+	}{
+		{"first outcome", outcome{inv: pending}, true, false},
+		{"same again (a quiet resync)", outcome{inv: pending}, false, false},
+		{"the Gateway is programmed", outcome{inv: ready}, true, false},
+		{"the Gateway turns Programmed=False", outcome{inv: failed}, true, false},
+		{"a render failure", outcome{inv: failed, reason: v1alpha1.ReasonRenderFailed, problem: "boom"}, true, true},
+		{"the same failure again: no second Event", outcome{inv: failed, reason: v1alpha1.ReasonRenderFailed, problem: "boom"}, false, false},
+		{"another failure", outcome{inv: failed, reason: v1alpha1.ReasonRenderFailed, problem: "bang"}, true, true},
+		{"recovered", outcome{inv: ready}, true, false},
+		{"inventory deleted", outcome{}, true, false},
+	}
+	s := newStore()
+	for _, st := range steps {
+		changed, fresh := s.record(gtr, "a", st.o)
+		if changed != st.changed || fresh != st.newProblem {
+			t.Errorf("%s: changed=%v newProblem=%v, want %v %v", st.name, changed, fresh, st.changed, st.newProblem)
+		}
+	}
+	// A new generation makes an unchanged outcome change the summary: the
+	// pair now counts as rendered for the new spec.
+	s.record(gtr, "b", outcome{inv: ready})
+	g2 := gtr.DeepCopy()
+	g2.Generation++
+	if changed, _ := s.record(g2, "b", outcome{inv: ready}); !changed {
+		t.Error("a new generation must change the summary")
+	}
+	// A GlobalTenantResource recreated under the same name starts afresh.
+	g3 := gtr.DeepCopy()
+	g3.UID = types.UID("u2")
+	if _, known := s.inventory(g3, "b"); known {
+		t.Error("a new UID must not see the old state")
+	}
+}
+
+func TestStoreSummaryCarriesHealth(t *testing.T) {
+	gtr := testGTR()
+	s := newStore()
+	s.record(gtr, "a", outcome{inv: inv(metav1.ConditionTrue, "", metav1.ConditionFalse, 3, "Issuer s/i: Ready=False", 4)})
+	p := s.summary(gtr)["a"]
+	if p.size != 4 || p.health.unhealthy != 3 || p.health.status != metav1.ConditionFalse || p.health.message != "Issuer s/i: Ready=False" {
+		t.Fatalf("summary %+v", p)
+	}
+}
+
+// A pair in flight counts as known, so that the GTR reconcile does not queue
+// it a second time, and keeps a finalizing GTR waiting.
+func TestStoreInFlight(t *testing.T) {
+	gtr := testGTR()
+	s := newStore()
+	all, known, _ := s.trigger(gtr)
+	if !all || len(known) != 0 {
+		t.Fatalf("first sight: all=%v known=%v", all, known)
+	}
+	s.begin(gtr, "a")
+	if !s.busy(gtr) {
+		t.Error("busy while a pair is in flight")
+	}
+	all, known, _ = s.trigger(gtr)
+	if all || !known["a"] {
+		t.Errorf("in flight: all=%v known=%v", all, known)
+	}
+	s.end(gtr, "a")
+	if s.busy(gtr) {
+		t.Error("not busy after end")
+	}
+}
