@@ -9,7 +9,7 @@
 # the clone so CI runs on the same machine reuse it. Progress goes to stderr; the last stdout
 # line is the absolute path of the promtool binary. A binary whose `promtool --version` already
 # matches is kept. Cost on 2 cores: cold caches 18 min of wall time next to two other Go builds
-# (4m50s of CPU, ~5 min on an idle machine); binary present ~0.2 s.
+# (4m50s of CPU time); binary present ~0.2 s.
 #
 # Prometheus publishes its Go module as github.com/prometheus/prometheus v0.3MM.P for the
 # release 3.MM.P. Two details of a plain `go install`:
