@@ -75,6 +75,7 @@ test: verify-generated build ## Run every test: unit, golden, template tests, en
 	$(TENANTGEN) test generators samples
 	KUBEBUILDER_ASSETS="$(ASSETS)" && export KUBEBUILDER_ASSETS && \
 	  HELM="$$(TENANTGEN_CACHE=$(CACHE_DIR) bash $(HELM_SCRIPT) | tail -n1)" && export HELM && \
+	  PROMTOOL="$$(TENANTGEN_CACHE=$(CACHE_DIR) bash $(PROMTOOL_SCRIPT) | tail -n1)" && export PROMTOOL && \
 	  CAPSULE_MANAGER="$$(TENANTGEN_CACHE=$(CACHE_DIR) bash $(CAPSULE_SCRIPT) | tail -n1)" && export CAPSULE_MANAGER && \
 	  go test -timeout 30m ./... && \
 	  echo "==> demo smoke test (TENANTGEN_DEMO_EXIT=1 make demo)" && \
@@ -86,9 +87,10 @@ demo: build ## Start a local control plane with the samples, run the controller,
 	KUBEBUILDER_ASSETS="$(ASSETS)" go run ./test/demo -tenantgen $(TENANTGEN)
 
 .PHONY: chart-test
-chart-test: ## Run only the Helm chart tests (lint, template, apply to envtest, schema).
+chart-test: ## Run only the Helm chart tests (lint, template, apply to envtest, schema, alerts with promtool).
 	KUBEBUILDER_ASSETS="$(ASSETS)" && export KUBEBUILDER_ASSETS && \
 	  HELM="$$(TENANTGEN_CACHE=$(CACHE_DIR) bash $(HELM_SCRIPT) | tail -n1)" && export HELM && \
+	  PROMTOOL="$$(TENANTGEN_CACHE=$(CACHE_DIR) bash $(PROMTOOL_SCRIPT) | tail -n1)" && export PROMTOOL && \
 	  go test -count=1 -timeout 15m ./test/chart/...
 
 # Native Go fuzz targets, run one after the other (the corpus in each package's
@@ -118,6 +120,7 @@ bench-controller: build ## Measure bin/tenantgen with 1,000 tenants against the 
 
 ENVTEST_ASSETS_SCRIPT := test/scripts/install-control-plane.sh
 HELM_SCRIPT           := test/scripts/install-helm.sh
+PROMTOOL_SCRIPT       := test/scripts/install-promtool.sh
 CAPSULE_SCRIPT        := test/scripts/install-capsule.sh
 
 .PHONY: envtest-assets
@@ -137,6 +140,10 @@ capsule-test: ## Run only the e2e suite with the real Capsule manager next to te
 .PHONY: helm
 helm: ## Build helm v3.22.0 for the chart tests into $(CACHE_DIR)/helm (Go module proxy only); prints its path.
 	@TENANTGEN_CACHE=$(CACHE_DIR) bash $(HELM_SCRIPT) | tail -n1
+
+.PHONY: promtool
+promtool: ## Build promtool (Prometheus 3.16.0) for the chart's alert tests into $(CACHE_DIR)/promtool (Go module proxy only); prints its path.
+	@TENANTGEN_CACHE=$(CACHE_DIR) bash $(PROMTOOL_SCRIPT) | tail -n1
 
 ##@ Image
 

@@ -69,7 +69,7 @@ var _ = Describe("the rendered chart on the test control plane", func() {
 		Entry("default values", defaults, nil,
 			[]string{"CustomResourceDefinition", "Deployment", "ClusterRole", "PodDisruptionBudget", "Service"}),
 		Entry("every option on", allOptions, nil,
-			[]string{"CustomResourceDefinition", "ServiceMonitor", "GlobalTenantResource", "Deployment"}),
+			[]string{"CustomResourceDefinition", "ServiceMonitor", "PrometheusRule", "ConfigMap", "GlobalTenantResource", "Deployment"}),
 		Entry("rbac.broadAccess", broadAccess, nil, []string{"ClusterRole", "GlobalTenantResource"}),
 		Entry("the default samples and generators", defaults, []string{"samples.enabled=true", "generators.enabled=true",
 			"generators.include={client-traffic-policy}"}, []string{"GlobalTenantResource"}),

@@ -189,21 +189,23 @@ func readDirFiles(dir string, keep func(name string) bool) map[string]string {
 	return out
 }
 
-// PrometheusOperatorVersion is the prometheus-operator module whose ServiceMonitor CRD is
-// installed into the test control plane (YAML only; not in go.mod).
+// PrometheusOperatorVersion is the prometheus-operator module whose ServiceMonitor and
+// PrometheusRule CRDs are installed into the test control plane (YAML only; not in go.mod).
 const (
 	PrometheusOperatorModule  = "github.com/prometheus-operator/prometheus-operator"
 	PrometheusOperatorVersion = "v0.85.0"
 	serviceMonitorCRDPath     = "example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml"
+	prometheusRuleCRDPath     = "example/prometheus-operator-crd/monitoring.coreos.com_prometheusrules.yaml"
 )
 
-// serviceMonitorCRD returns the path of the ServiceMonitor CRD in the module cache,
-// downloading the module from the Go module proxy when needed. It runs `go mod download`
-// in an empty directory so that it never touches the repository's go.mod or go.sum.
-func serviceMonitorCRD() (string, error) {
+// prometheusOperatorCRDs returns the paths of these files of the prometheus-operator module
+// in the module cache, downloading the module from the Go module proxy when needed. It runs
+// `go mod download` in an empty directory so that it never touches the repository's go.mod
+// or go.sum.
+func prometheusOperatorCRDs(files ...string) ([]string, error) {
 	tmp, err := os.MkdirTemp("", "chart-moddownload-")
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	defer func() { _ = os.RemoveAll(tmp) }()
 	mod := PrometheusOperatorModule + "@" + PrometheusOperatorVersion
@@ -215,11 +217,15 @@ func serviceMonitorCRD() (string, error) {
 	out, runErr := cmd.Output()
 	var m struct{ Dir, Error string }
 	if err := json.Unmarshal(out, &m); err != nil || m.Error != "" || m.Dir == "" || runErr != nil {
-		return "", fmt.Errorf("go mod download -json %s: %v %s %s (stderr: %s)", mod, runErr, err, m.Error, strings.TrimSpace(stderr.String()))
+		return nil, fmt.Errorf("go mod download -json %s: %v %s %s (stderr: %s)", mod, runErr, err, m.Error, strings.TrimSpace(stderr.String()))
 	}
-	p := filepath.Join(m.Dir, filepath.FromSlash(serviceMonitorCRDPath))
-	if _, err := os.Stat(p); err != nil {
-		return "", fmt.Errorf("%s has no %s: %w", mod, serviceMonitorCRDPath, err)
+	var paths []string
+	for _, f := range files {
+		p := filepath.Join(m.Dir, filepath.FromSlash(f))
+		if _, err := os.Stat(p); err != nil {
+			return nil, fmt.Errorf("%s has no %s: %w", mod, f, err)
+		}
+		paths = append(paths, p)
 	}
-	return p, nil
+	return paths, nil
 }

@@ -200,7 +200,7 @@ var _ = Describe("helm template with every option on", Ordered, func() {
 	BeforeAll(func() { objs = template(allOptions) })
 	const full = "tenantgen-all" // fullnameOverride
 
-	It("renders the optional objects: ServiceMonitor, impersonation and the sample GlobalTenantResources", func() {
+	It("renders the optional objects: ServiceMonitor, PrometheusRule, dashboard, impersonation and the sample GlobalTenantResources", func() {
 		Expect(names(objs)).To(ConsistOf(
 			"ServiceAccount/tenantgen-controller",
 			"ClusterRole/"+full+"-manager", "ClusterRole/"+full+"-core",
@@ -208,7 +208,7 @@ var _ = Describe("helm template with every option on", Ordered, func() {
 			"ClusterRoleBinding/"+full+"-manager",
 			"Role/"+full+"-leader-election", "RoleBinding/"+full+"-leader-election",
 			"Service/"+full+"-metrics", "Deployment/"+full, "PodDisruptionBudget/"+full,
-			"ServiceMonitor/"+full,
+			"ServiceMonitor/"+full, "PrometheusRule/"+full, "ConfigMap/"+full+"-dashboard",
 			"GlobalTenantResource/managed-envoy-gateway", "GlobalTenantResource/tenant-acme-issuer", // sample
 			"GlobalTenantResource/tenant-acme-issuer-dns01", "GlobalTenantResource/tenant-gateway-proxy-protocol", // generators
 			"GlobalTenantResource/namespace-gateway",
