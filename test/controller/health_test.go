@@ -105,7 +105,7 @@ var _ = Describe("health of generated objects", func() {
 			createTenant(ctx, tenantFixture{name: t, namespaces: []string{t + "-prod"}, system: true, labels: map[string]string{specLabel: id}})
 		}
 		createGTR(ctx, healthGTR(id))
-		
+
 		By("applied, but the Gateways wait for their controller (the CRD's default status) and the Issuers have none")
 		gtrConditions(ctx, id, time.Now(), 5*time.Second, func(gm Gomega, g *v1alpha1.GlobalTenantResource) {
 			hasCondition(gm, g, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonHealthPending)
