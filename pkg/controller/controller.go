@@ -84,6 +84,9 @@ type Controller struct {
 	watchedGen    map[schema.GroupVersionKind]bool
 	impersonating map[string]client.Client
 	listable      map[schema.GroupVersionKind]bool
+	// nextFlush is when the status write of a GlobalTenantResource that
+	// flush last scheduled runs (see statusDelay).
+	nextFlush map[string]time.Time
 	// ownWrites maps a generated object to the resourceVersion our last apply
 	// of it returned, so that the watch event echoing that write does not queue
 	// its pair for a second, no-op render.
@@ -133,6 +136,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) (*Controller,
 		mapper: mgr.GetRESTMapper(), config: mgr.GetConfig(), events: mgr.GetEventRecorder("tenantgen"),
 		store: newStore(), watchedCtx: map[schema.GroupVersionKind]bool{}, watchedGen: map[schema.GroupVersionKind]bool{},
 		impersonating: map[string]client.Client{}, listable: map[schema.GroupVersionKind]bool{},
+		nextFlush: map[string]time.Time{},
 	}
 	tenantObj := &unstructured.Unstructured{}
 	tenantObj.SetGroupVersionKind(tenant.GVK)
@@ -235,14 +239,34 @@ func (c *Controller) enqueue(p Pair) {
 	c.pairQueue.Add(p)
 }
 
-// statusDelay is how long pair results gather before one status write sums
-// them up: while a thousand tenants converge, the summary is written about
-// once a second instead of once per tenant.
-const statusDelay = time.Second
+// Status writes of one GlobalTenantResource are at least statusDelay apart:
+// while a thousand tenants converge, the summary is written about once a
+// second instead of once per tenant. A change after a quiet spell (a Gateway
+// turning Programmed=False) is written after statusGather, the time for the
+// results of one event's pairs to arrive together.
+const (
+	statusDelay  = time.Second
+	statusGather = 50 * time.Millisecond
+)
 
-// flush asks for a status write of a GlobalTenantResource; the queue merges
-// the requests of many pairs into one write.
-func (c *Controller) flush(gtr string) { c.flushAfter(gtr, statusDelay) }
+// flush asks for a status write of a GlobalTenantResource. A write already
+// scheduled covers the request: it reads the store when it runs.
+func (c *Controller) flush(gtr string) {
+	now := time.Now()
+	c.mu.Lock()
+	next := c.nextFlush[gtr]
+	if next.After(now) {
+		c.mu.Unlock()
+		return
+	}
+	at := now.Add(statusGather)
+	if earliest := next.Add(statusDelay); earliest.After(at) {
+		at = earliest
+	}
+	c.nextFlush[gtr] = at
+	c.mu.Unlock()
+	c.flushAfter(gtr, at.Sub(now))
+}
 
 // flushAfter asks for a reconcile of a GlobalTenantResource after d.
 func (c *Controller) flushAfter(gtr string, d time.Duration) {
