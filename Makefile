@@ -124,7 +124,7 @@ PROMTOOL_SCRIPT       := test/scripts/install-promtool.sh
 CAPSULE_SCRIPT        := test/scripts/install-capsule.sh
 
 .PHONY: envtest-assets
-envtest-assets: ## Build etcd + kube-apiserver for envtest into $(CACHE_DIR)/envtest (Go module proxy only).
+envtest-assets: ## Build etcd + kube-apiserver (and kubectl, for the demo) for envtest into $(CACHE_DIR)/envtest (Go module proxy only).
 	TENANTGEN_CACHE=$(CACHE_DIR) bash $(ENVTEST_ASSETS_SCRIPT) >/dev/null
 
 .PHONY: capsule

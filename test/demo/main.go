@@ -1,10 +1,15 @@
 // Command demo runs tenantgen's main job on this machine: it starts a local
 // kube-apiserver + etcd with the real Gateway API, Envoy Gateway, cert-manager
 // and Capsule CRDs, loads the fixture tenants, namespaces and routes of
-// contexts/ and the GlobalTenantResources of samples/, runs the tenantgen
-// controller binary against it and prints what the controller generated and the
-// kubeconfig to use with kubectl. It then runs until interrupted, or exits
-// right after printing when TENANTGEN_DEMO_EXIT=1 (the smoke test of make test).
+// contexts/ and the GlobalTenantResources of samples/, starts the test stand-in
+// for Envoy Gateway and cert-manager (testenv.StandIn: it marks Gateways
+// Programmed and Issuers Ready, as their controllers would), runs the tenantgen
+// controller binary against it, waits with the real
+// `kubectl wait --for=condition=Ready tgr --all` (kubectl from KUBEBUILDER_ASSETS)
+// and prints what the controller generated and the kubeconfig to use with
+// kubectl. It then runs until interrupted, or exits right after printing when
+// TENANTGEN_DEMO_EXIT=1 (the smoke test of make test, which fails when any step,
+// kubectl wait included, fails).
 //
 //	go run ./test/demo -tenantgen bin/tenantgen -f contexts/envoy-gateway -f samples/capsule-envoy-gateway.yaml
 package main
@@ -47,7 +52,11 @@ func main() {
 	}
 }
 
-func run() error {
+// standInDelay lets a watcher see the GlobalTenantResources progress before the
+// stand-in marks the generated objects healthy.
+const standInDelay = 500 * time.Millisecond
+
+func run() (err error) {
 	var files paths
 	binary := flag.String("tenantgen", "bin/tenantgen", "the tenantgen binary to run as the controller")
 	timeout := flag.Duration("timeout", 60*time.Second, "how long to wait for every GlobalTenantResource to be Ready")
@@ -57,6 +66,10 @@ func run() error {
 		files = paths{"contexts/envoy-gateway", "samples/capsule-envoy-gateway.yaml"}
 	}
 	exitAfterPrint := os.Getenv("TENANTGEN_DEMO_EXIT") == "1"
+	kubectl := filepath.Join(os.Getenv(testenv.AssetsEnv), "kubectl")
+	if _, err := os.Stat(kubectl); err != nil {
+		return fmt.Errorf("no kubectl in %s=%q (%w): run test/scripts/install-control-plane.sh, which builds it next to kube-apiserver", testenv.AssetsEnv, os.Getenv(testenv.AssetsEnv), err)
+	}
 
 	step("starting kube-apiserver + etcd and installing CRDs")
 	env, err := testenv.Start()
@@ -70,13 +83,29 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	// Removed when the demo ends well; kept on failure, where the error names the log.
+	defer func() {
+		if err == nil {
+			_ = os.RemoveAll(dir)
+		}
+	}()
 	kubeconfig := filepath.Join(dir, "kubeconfig")
 	if err := env.WriteKubeconfig(kubeconfig); err != nil {
 		return err
 	}
+	k := kubectlRunner{path: kubectl, kubeconfig: kubeconfig, cacheDir: filepath.Join(dir, "kube-cache")}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+
+	step("starting the stand-in for Envoy Gateway and cert-manager")
+	standIn, err := testenv.StartStandIn(ctx, env.Config, testenv.StandInOptions{Delay: standInDelay})
+	if err != nil {
+		return err
+	}
+	defer standIn.Stop()
+	fmt.Printf("   neither runs here: test/testenv.StandIn marks Gateways Accepted+Programmed and Issuers,\n"+
+		"   ClusterIssuers and Certificates Ready %s after they appear, as their controllers would\n", standInDelay)
 
 	step("loading " + strings.Join(files, ", "))
 	items, err := manifest.ReadPaths(files)
@@ -120,25 +149,108 @@ func run() error {
 	}
 	defer func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }()
 
+	// Wait until the controller has taken up every GlobalTenantResource, then let the
+	// real kubectl wait for Ready: it waits while the generated objects become healthy.
 	started := time.Now()
+	states, err := waitConverged(ctx, env.Client, gtrs, *timeout)
+	if err != nil {
+		return fmt.Errorf("%w (controller log: %s)", err, logPath)
+	}
+	fmt.Printf("   the controller reported on every GlobalTenantResource after %s:\n", time.Since(started).Round(time.Millisecond))
+	for _, s := range states {
+		fmt.Println("     " + s)
+	}
+
+	step("kubectl wait --for=condition=Ready tgr --all --timeout=120s")
+	waitStart := time.Now()
+	out, err := k.run(ctx, "wait", "--for=condition=Ready", "tgr", "--all", "--timeout=120s")
+	printIndented(out)
+	if err != nil {
+		return fmt.Errorf("kubectl wait --for=condition=Ready tgr --all: %w (controller log: %s)", err, logPath)
+	}
+	fmt.Printf("   kubectl wait returned after %s (%s after the controller started)\n",
+		time.Since(waitStart).Round(time.Millisecond), time.Since(started).Round(time.Millisecond))
+	// kubectl wait checks the condition only; also require observedGeneration.
 	if err := waitReady(ctx, env.Client, gtrs, *timeout); err != nil {
 		return fmt.Errorf("%w (controller log: %s)", err, logPath)
 	}
-	fmt.Printf("   all GlobalTenantResources Ready after %s\n", time.Since(started).Round(time.Millisecond))
+	m := standIn.Marked()
+	fmt.Printf("   stand-in status writes: Gateway %d, Issuer %d, ClusterIssuer %d, Certificate %d\n",
+		m["Gateway"], m["Issuer"], m["ClusterIssuer"], m["Certificate"])
+	for _, args := range [][]string{{"get", "tgr"}, {"get", "tinv"}} {
+		step("kubectl " + strings.Join(args, " "))
+		out, err := k.run(ctx, args...)
+		printIndented(out)
+		if err != nil {
+			return fmt.Errorf("kubectl %s: %w", strings.Join(args, " "), err)
+		}
+	}
 
 	step("generated objects")
 	if err := printGenerated(ctx, env.Client, gtrs); err != nil {
 		return err
 	}
-	step("use the cluster")
-	fmt.Printf("   export KUBECONFIG=%s\n   kubectl get globaltenantresources\n   controller log: %s\n", kubeconfig, logPath)
 	if exitAfterPrint {
-		_ = os.RemoveAll(dir) // kept on failure, where the log path was printed
+		step("done (TENANTGEN_DEMO_EXIT=1): stopping the control plane and removing the demo's kubeconfig and log")
 		return nil
 	}
-	fmt.Println("   running until interrupted (Ctrl-C)")
+	step("use the cluster")
+	fmt.Printf("   export KUBECONFIG=%s PATH=%s:$PATH\n   kubectl get globaltenantresources\n   controller log: %s\n",
+		kubeconfig, filepath.Dir(kubectl), logPath)
+	fmt.Println("   running until interrupted (Ctrl-C), which stops the control plane and removes these files")
 	<-ctx.Done()
 	return nil
+}
+
+// kubectlRunner runs the kubectl built by install-control-plane.sh against the
+// demo's apiserver, with its discovery cache in the demo's directory (not ~/.kube).
+type kubectlRunner struct{ path, kubeconfig, cacheDir string }
+
+// run returns kubectl's combined output; err says how it failed.
+func (k kubectlRunner) run(ctx context.Context, args ...string) (string, error) {
+	args = append([]string{"--kubeconfig", k.kubeconfig, "--cache-dir", k.cacheDir}, args...)
+	out, err := exec.CommandContext(ctx, k.path, args...).CombinedOutput()
+	return string(out), err
+}
+
+func printIndented(out string) {
+	for line := range strings.Lines(strings.TrimRight(out, "\n")) {
+		fmt.Print("   " + line)
+	}
+	fmt.Println()
+}
+
+// waitConverged waits until the controller has processed the current spec of every
+// GlobalTenantResource (status.observedGeneration = generation, a Ready condition of
+// any status) and returns one line per GlobalTenantResource with that condition.
+func waitConverged(ctx context.Context, c client.Client, names []string, timeout time.Duration) ([]string, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		var states, waiting []string
+		for _, n := range names {
+			g := &v1alpha1.GlobalTenantResource{}
+			if err := c.Get(ctx, client.ObjectKey{Name: n}, g); err != nil {
+				return nil, err
+			}
+			cond := meta.FindStatusCondition(g.Status.Conditions, v1alpha1.ConditionReady)
+			if cond == nil || g.Status.ObservedGeneration != g.Generation {
+				waiting = append(waiting, n)
+				continue
+			}
+			states = append(states, fmt.Sprintf("%s: Ready=%s (%s) %s", n, cond.Status, cond.Reason, cond.Message))
+		}
+		if len(waiting) == 0 {
+			return states, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("the controller did not converge within %s: %s", timeout, strings.Join(waiting, ", "))
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 func step(s string) { fmt.Printf("==> %s\n", s) }
