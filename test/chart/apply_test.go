@@ -166,6 +166,11 @@ var _ = Describe("the controller with exactly the chart's RBAC", Ordered, func()
 			cancel()
 			Eventually(done).WithTimeout(30 * time.Second).Should(BeClosed())
 		})
+		// The samples' Gateways and Issuers are healthy only once their
+		// controllers say so; the stand-in plays Envoy Gateway and cert-manager.
+		standIn, err := testenv.StartStandIn(runCtx, env.Config, testenv.StandInOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(standIn.Stop)
 	})
 
 	It("is enforced by the apiserver: allowed what the controller needs, refused the rest", func(ctx SpecContext) {

@@ -21,6 +21,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -78,7 +79,15 @@ var _ = BeforeSuite(func() {
 		Expect(mgr.Start(ctx)).To(Succeed())
 	}()
 	Expect(mgr.GetCache().WaitForCacheSync(ctx)).To(BeTrue())
+	// Generated Gateways and Issuers are healthy only once their controllers
+	// say so: the stand-in plays Envoy Gateway and cert-manager, except for
+	// the objects whose status a spec sets itself (manualLabel).
+	standIn, err := testenv.StartStandIn(ctx, env.Config, testenv.StandInOptions{
+		Filter: func(u *unstructured.Unstructured) bool { return u.GetLabels()[manualLabel] == "" },
+	})
+	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func() {
+		standIn.Stop()
 		cancel()
 		Eventually(done, 30*time.Second).Should(BeClosed())
 		Expect(env.Stop()).To(Succeed())
