@@ -84,9 +84,9 @@ type Controller struct {
 	watchedGen    map[schema.GroupVersionKind]bool
 	impersonating map[string]client.Client
 	listable      map[schema.GroupVersionKind]bool
-	// nextFlush is when the status write of a GlobalTenantResource that
-	// flush last scheduled runs (see statusDelay).
-	nextFlush map[string]time.Time
+	// lastStatus is when the last reconcile of a GlobalTenantResource
+	// began (see flush).
+	lastStatus map[string]time.Time
 	// ownWrites maps a generated object to the resourceVersion our last apply
 	// of it returned, so that the watch event echoing that write does not queue
 	// its pair for a second, no-op render.
@@ -136,7 +136,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) (*Controller,
 		mapper: mgr.GetRESTMapper(), config: mgr.GetConfig(), events: mgr.GetEventRecorder("tenantgen"),
 		store: newStore(), watchedCtx: map[schema.GroupVersionKind]bool{}, watchedGen: map[schema.GroupVersionKind]bool{},
 		impersonating: map[string]client.Client{}, listable: map[schema.GroupVersionKind]bool{},
-		nextFlush: map[string]time.Time{},
+		lastStatus: map[string]time.Time{},
 	}
 	tenantObj := &unstructured.Unstructured{}
 	tenantObj.SetGroupVersionKind(tenant.GVK)
@@ -249,23 +249,28 @@ const (
 	statusGather = 50 * time.Millisecond
 )
 
-// flush asks for a status write of a GlobalTenantResource. A write already
-// scheduled covers the request: it reads the store when it runs.
+// flush asks for a status write of a GlobalTenantResource, statusDelay
+// after the last one began, or statusGather from now if that is later. The
+// queue keeps one request per GlobalTenantResource (the earliest), and every
+// request computes the same time until the next reconcile begins, which then
+// reads everything recorded before it.
 func (c *Controller) flush(gtr string) {
 	now := time.Now()
 	c.mu.Lock()
-	next := c.nextFlush[gtr]
-	if next.After(now) {
-		c.mu.Unlock()
-		return
-	}
 	at := now.Add(statusGather)
-	if earliest := next.Add(statusDelay); earliest.After(at) {
+	if earliest := c.lastStatus[gtr].Add(statusDelay); earliest.After(at) {
 		at = earliest
 	}
-	c.nextFlush[gtr] = at
 	c.mu.Unlock()
 	c.flushAfter(gtr, at.Sub(now))
+}
+
+// statusBegins records that a reconcile of a GlobalTenantResource is about
+// to read the pairs' outcomes.
+func (c *Controller) statusBegins(gtr string) {
+	c.mu.Lock()
+	c.lastStatus[gtr] = time.Now()
+	c.mu.Unlock()
 }
 
 // flushAfter asks for a reconcile of a GlobalTenantResource after d.

@@ -26,11 +26,11 @@ import (
 // reconcileGTR keeps one GlobalTenantResource's pairs queued, decides on its
 // pending deletions, runs its finalizer and writes its summary status.
 func (c *Controller) reconcileGTR(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	c.statusBegins(req.Name)
 	gtr := &v1alpha1.GlobalTenantResource{}
 	if err := c.client.Get(ctx, req.NamespacedName, gtr); err != nil {
 		if apierrors.IsNotFound(err) {
-			c.store.drop(req.Name)
-			forgetMetrics(req.Name)
+			c.drop(req.Name)
 			return reconcile.Result{}, nil
 		}
 		return reconcile.Result{}, err
@@ -272,9 +272,18 @@ func (c *Controller) finalize(ctx context.Context, gtr *v1alpha1.GlobalTenantRes
 	if err := c.client.Patch(ctx, gtr, patch); err != nil && !apierrors.IsNotFound(err) {
 		return reconcile.Result{}, err
 	}
-	c.store.drop(gtr.Name)
-	forgetMetrics(gtr.Name)
+	c.drop(gtr.Name)
 	return reconcile.Result{}, nil
+}
+
+// drop forgets a GlobalTenantResource that is gone: its state, its metric
+// series (no alert fires for it) and its status schedule.
+func (c *Controller) drop(name string) {
+	c.store.drop(name)
+	forgetMetrics(name)
+	c.mu.Lock()
+	delete(c.lastStatus, name)
+	c.mu.Unlock()
 }
 
 // waitingOn returns why a GlobalTenantResource must wait for its dependsOn, "" when it need not.

@@ -70,3 +70,28 @@ func TestWritePolicyCompileErrors(t *testing.T) {
 		t.Errorf("got %+v", *e)
 	}
 }
+
+// spec.healthChecks are compiled with the templates, so render, test and the
+// controller refuse a bad expression alike, naming the field.
+func TestHealthChecksCompileWithTheProgram(t *testing.T) {
+	e := compileError(t, `
+scope: Tenant
+healthChecks:
+  - {apiVersion: v1, kind: ConfigMap, current: "data.ready == 'yes'", failed: "data.ready ="}
+resources:
+  - rawItems: [{apiVersion: v1, kind: ConfigMap, metadata: {name: c, namespace: x}}]
+`)
+	if e.Origin != "spec.healthChecks[0].failed" || !strings.Contains(e.Msg, "Syntax error") {
+		t.Fatalf("got origin %q, message %q", e.Origin, e.Msg)
+	}
+	p := compile(t, `
+scope: Tenant
+healthChecks:
+  - {apiVersion: v1, kind: ConfigMap, current: "data.ready == 'yes'"}
+resources:
+  - rawItems: [{apiVersion: v1, kind: ConfigMap, metadata: {name: c, namespace: x}}]
+`)
+	if p.Health() == nil {
+		t.Fatal("the program carries its health rules")
+	}
+}

@@ -60,7 +60,7 @@ var _ = Describe("spec.cordoned", func() {
 		createGTR(ctx, derivedGTR(id, ""))
 		eventuallyObj(ctx, configMapGVK, t+"-prod", "derived", hasData("color", "blue"))
 		g := eventuallyReady(ctx, id)
-		Expect(condition(g, v1alpha1.ConditionCordoned).Status).To(Equal(metav1.ConditionFalse))
+		Expect(condition(g, v1alpha1.ConditionCordoned)).To(BeNil(), "Cordoned appears only while cordoned")
 
 		By("cordoned: a context change does not reach the objects")
 		patchGTR(ctx, id, map[string]any{"spec": map[string]any{"cordoned": true}})
@@ -82,7 +82,7 @@ var _ = Describe("spec.cordoned", func() {
 		patchGTR(ctx, id, map[string]any{"spec": map[string]any{"cordoned": false}})
 		eventuallyObj(ctx, configMapGVK, t+"-prod", "derived", hasData("color", "red"))
 		g = eventuallyReady(ctx, id)
-		Expect(condition(g, v1alpha1.ConditionCordoned).Status).To(Equal(metav1.ConditionFalse))
+		Expect(condition(g, v1alpha1.ConditionCordoned)).To(BeNil(), "Cordoned appears only while cordoned")
 	})
 })
 
@@ -99,7 +99,9 @@ var _ = Describe("spec.dependsOn", func() {
 		createGTR(ctx, b)
 
 		eventuallyNotReady(ctx, idA, "TenantsFailed", "source")
-		g := eventuallyNotReady(ctx, idB, "TenantsFailed", fmt.Sprintf("waiting for globaltenantresource %q", idA))
+		g := eventuallyNotReady(ctx, idB, v1alpha1.ReasonWaitingDependency, fmt.Sprintf("waiting for globaltenantresource %q", idA))
+		Expect(condition(g, v1alpha1.ConditionReconciling)).NotTo(BeNil(), "waiting is progress")
+		Expect(condition(g, v1alpha1.ConditionStalled)).To(BeNil(), "waiting is not a stall")
 		Expect(items(ctx, g.Name)).To(BeEmpty())
 		Consistently(func() *unstructured.Unstructured {
 			return getObj(ctx, configMapGVK, t+"-prod", "settings")

@@ -63,7 +63,7 @@ var _ = Describe("tenants and namespaces coming and going", func() {
 			g := getGTR(ctx, id)
 			gm.Expect(inventoriedTenants(ctx, g.Name)).To(Equal([]string{t1}))
 			gm.Expect(itemsOf(ctx, g.Name, t2)).To(BeEmpty())
-			gm.Expect(g.Status.Size).To(Equal(1))
+			gm.Expect(g.Status.Size).To(Equal(1), "status %+v", g.Status)
 		}).Should(Succeed())
 
 		By("a namespace added to the tenant gets the object")
