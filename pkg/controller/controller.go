@@ -84,8 +84,8 @@ type Controller struct {
 	watchedGen    map[schema.GroupVersionKind]bool
 	impersonating map[string]client.Client
 	listable      map[schema.GroupVersionKind]bool
-	// lastStatus is when the last reconcile of a GlobalTenantResource
-	// began (see flush).
+	// lastStatus is when the status of a GlobalTenantResource was last
+	// written (see flush).
 	lastStatus map[string]time.Time
 	// ownWrites maps a generated object to the resourceVersion our last apply
 	// of it returned, so that the watch event echoing that write does not queue
@@ -250,10 +250,9 @@ const (
 )
 
 // flush asks for a status write of a GlobalTenantResource, statusDelay
-// after the last one began, or statusGather from now if that is later. The
-// queue keeps one request per GlobalTenantResource (the earliest), and every
-// request computes the same time until the next reconcile begins, which then
-// reads everything recorded before it.
+// after the last write, or statusGather from now if that is later. Every
+// request is served by a reconcile that begins after it (the queue keeps the
+// earliest of the times asked for one GlobalTenantResource), so none is lost.
 func (c *Controller) flush(gtr string) {
 	now := time.Now()
 	c.mu.Lock()
@@ -265,9 +264,8 @@ func (c *Controller) flush(gtr string) {
 	c.flushAfter(gtr, at.Sub(now))
 }
 
-// statusBegins records that a reconcile of a GlobalTenantResource is about
-// to read the pairs' outcomes.
-func (c *Controller) statusBegins(gtr string) {
+// statusWritten records a status write of a GlobalTenantResource.
+func (c *Controller) statusWritten(gtr string) {
 	c.mu.Lock()
 	c.lastStatus[gtr] = time.Now()
 	c.mu.Unlock()

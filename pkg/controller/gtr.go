@@ -26,7 +26,6 @@ import (
 // reconcileGTR keeps one GlobalTenantResource's pairs queued, decides on its
 // pending deletions, runs its finalizer and writes its summary status.
 func (c *Controller) reconcileGTR(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
-	c.statusBegins(req.Name)
 	gtr := &v1alpha1.GlobalTenantResource{}
 	if err := c.client.Get(ctx, req.NamespacedName, gtr); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -238,6 +237,7 @@ func (c *Controller) writeStatus(ctx context.Context, gtr *v1alpha1.GlobalTenant
 	}
 	patch := client.MergeFrom(gtr.DeepCopy())
 	gtr.Status = *status
+	c.statusWritten(gtr.Name)
 	return client.IgnoreNotFound(c.client.Status().Patch(ctx, gtr, patch))
 }
 

@@ -155,7 +155,12 @@ var _ = Describe("health of generated objects", func() {
 
 		By("a Gateway turns Programmed=False: on the GlobalTenantResource within 2 s")
 		var down, up []time.Duration
+		// Status writes are at least 1 s apart; each flip follows a quiet
+		// spell, as a real Gateway's would, so what is measured is the path
+		// from the Gateway's status to the GlobalTenantResource's.
+		quiet := func() { time.Sleep(1200 * time.Millisecond) }
 		for round := range 3 {
+			quiet()
 			start = time.Now()
 			setConditions(ctx, gatewayGVK, "tenant-"+wind+"-system", "gw", [3]string{"Accepted", "True", "Accepted"}, [3]string{"Programmed", "False", "Invalid"})
 			d = gtrConditions(ctx, id, start, 2*time.Second, func(gm Gomega, g *v1alpha1.GlobalTenantResource) {
@@ -170,6 +175,7 @@ var _ = Describe("health of generated objects", func() {
 			Expect(itemsOf(ctx, id, wind)).To(HaveLen(3), "nothing re-created or pruned")
 
 			By(fmt.Sprintf("round %d: back to Programmed=True: Ready within 2 s", round))
+			quiet()
 			start = time.Now()
 			setConditions(ctx, gatewayGVK, "tenant-"+wind+"-system", "gw", [3]string{"Accepted", "True", "Accepted"}, [3]string{"Programmed", "True", "Programmed"})
 			d = gtrConditions(ctx, id, start, 2*time.Second, func(gm Gomega, g *v1alpha1.GlobalTenantResource) {
