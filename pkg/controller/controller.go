@@ -87,22 +87,12 @@ type Controller struct {
 	// lastStatus is when the status of a GlobalTenantResource was last
 	// written (see flush).
 	lastStatus map[string]time.Time
+	retry      *pairRetry
 	// ownWrites maps a generated object to the resourceVersion our last apply
 	// of it returned, so that the watch event echoing that write does not queue
 	// its pair for a second, no-op render.
 	ownWrites sync.Map
 }
-
-// Retry of a failed pair, by the workqueue's rate limiter: from
-// failureRetry, doubling per consecutive failure, up to maxFailureRetry. A
-// failure is often fixed outside tenantgen's sight (an RBAC grant, a CRD
-// installed), so waiting for the resync would be too slow; starting at
-// milliseconds (controller-runtime's default) would let a template that
-// runs into its renderTimeout hold a worker most of the time.
-const (
-	failureRetry    = 5 * time.Second
-	maxFailureRetry = 5 * time.Minute
-)
 
 // reconcileTimeout bounds one reconcile, so that no worker can hang on a
 // request or an informer that never syncs.
@@ -136,7 +126,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) (*Controller,
 		mapper: mgr.GetRESTMapper(), config: mgr.GetConfig(), events: mgr.GetEventRecorder("tenantgen"),
 		store: newStore(), watchedCtx: map[schema.GroupVersionKind]bool{}, watchedGen: map[schema.GroupVersionKind]bool{},
 		impersonating: map[string]client.Client{}, listable: map[schema.GroupVersionKind]bool{},
-		lastStatus: map[string]time.Time{},
+		lastStatus: map[string]time.Time{}, retry: newPairRetry(),
 	}
 	tenantObj := &unstructured.Unstructured{}
 	tenantObj.SetGroupVersionKind(tenant.GVK)
@@ -172,7 +162,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) (*Controller,
 	c.pairs, err = controller.NewTyped[Pair]("tenantpair", mgr, controller.TypedOptions[Pair]{
 		Reconciler: reconcile.TypedFunc[Pair](c.reconcilePair), MaxConcurrentReconciles: opts.Workers,
 		ReconciliationTimeout: reconcileTimeout, SkipNameValidation: &opts.SkipNameValidation,
-		RateLimiter: workqueue.NewTypedItemExponentialFailureRateLimiter[Pair](failureRetry, maxFailureRetry),
+		RateLimiter: c.retry,
 	})
 	if err != nil {
 		return nil, err

@@ -2,7 +2,6 @@ package controller
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -52,7 +51,10 @@ type pairRun struct {
 // error metrics count it.
 func (c *Controller) reconcilePair(ctx context.Context, p Pair) (res reconcile.Result, err error) {
 	start := time.Now()
-	defer func() { reconcileSeconds.WithLabelValues(p.GTR).Observe(time.Since(start).Seconds()) }()
+	defer func() {
+		reconcileSeconds.WithLabelValues(p.GTR).Observe(time.Since(start).Seconds())
+		c.retry.noteError(p, err)
+	}()
 	logger := log.FromContext(ctx).WithValues("globaltenantresource", p.GTR, "tenant", p.Tenant)
 
 	gtr := &v1alpha1.GlobalTenantResource{}
@@ -385,7 +387,7 @@ func (r *pairRun) finalize(ctx context.Context) (reconcile.Result, error) {
 		if err := r.save(ctx, left, 0, cond, nil); err != nil {
 			return reconcile.Result{}, err
 		}
-		return reconcile.Result{}, errors.New(msg)
+		return reconcile.Result{}, &pairError{reason: v1alpha1.ReasonPruneFailed, problem: msg}
 	}
 	if err := r.deleteInventory(ctx); err != nil {
 		return reconcile.Result{}, err
@@ -517,7 +519,7 @@ func (r *pairRun) failed(ctx context.Context, reason, problem string) (reconcile
 // failedWith records a failed pair with the given entries, emits an Event
 // only when the problem is new (Events are writes: a tenant failing the same
 // way must not write on every retry) and returns the problem as the error
-// the workqueue retries with its backoff (see pairRateLimiter).
+// the workqueue retries with its backoff (see pairRetry).
 func (r *pairRun) failedWith(ctx context.Context, entries []v1alpha1.InventoryEntry, hs *health.Summary, reason, problem string) (reconcile.Result, error) {
 	cond := metav1.Condition{Type: v1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: reason, Message: truncate(problem, 2000)}
 	if err := r.save(ctx, entries, r.pending(), cond, hs); err != nil {
