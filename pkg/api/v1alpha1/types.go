@@ -350,8 +350,10 @@ type GlobalTenantResourceStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// Conditions: Ready (reason and message name failing tenants or pending
-	// deletions) and Cordoned.
+	// Conditions, by the kstatus convention: Ready (everything applied and
+	// healthy; reason and message name failing tenants, unhealthy objects or
+	// pending deletions), Healthy, Reconciling and Stalled (present only while
+	// True) and Cordoned (present only while cordoned).
 	// +optional
 	// +listType=map
 	// +listMapKey=type
