@@ -14,7 +14,7 @@ LDFLAGS        := -X github.com/projectcapsule/tenantgen/pkg/version.Version=$(V
 CRD_DIR        := config/crd
 CHART_DIR      := charts/tenantgen
 # Generated or copied files that must match what is committed (make verify-generated).
-GENERATED      := pkg/api $(CRD_DIR) $(CHART_DIR)/crds $(CHART_DIR)/files
+GENERATED      := pkg/api $(CRD_DIR) $(CHART_DIR)/files $(CHART_DIR)/README.md
 IMG            ?= ghcr.io/projectcapsule/tenantgen:$(VERSION)
 
 export GOFLAGS := -buildvcs=false
@@ -40,9 +40,11 @@ manifests: $(CONTROLLER_GEN) ## Generate the CRD YAML from the API types.
 
 .PHONY: chart-files
 chart-files: ## Copy the CRDs, samples/ and catalog GlobalTenantResources into the Helm chart.
-	rm -rf $(CHART_DIR)/crds $(CHART_DIR)/files/samples $(CHART_DIR)/files/generators
-	mkdir -p $(CHART_DIR)/crds $(CHART_DIR)/files/samples
-	cp $(CRD_DIR)/*.yaml $(CHART_DIR)/crds/
+	@# The CRDs go to files/crds, rendered by templates/crds.yaml (crds.install), not to crds/,
+	@# which Helm installs once and never upgrades.
+	rm -rf $(CHART_DIR)/crds $(CHART_DIR)/files/crds $(CHART_DIR)/files/samples $(CHART_DIR)/files/generators
+	mkdir -p $(CHART_DIR)/files/crds $(CHART_DIR)/files/samples
+	cp $(CRD_DIR)/*.yaml $(CHART_DIR)/files/crds/
 	@# samples/<name>.yaml are GlobalTenantResources; <name>.test.yaml and testdata/ are their tests.
 	for f in samples/*.yaml; do case "$$f" in *.test.yaml) ;; *) cp "$$f" $(CHART_DIR)/files/samples/ ;; esac; done
 	@# generators/<name>/globaltenantresource.yaml becomes files/generators/<name>.yaml and a variant
