@@ -55,10 +55,15 @@ chart-files: ## Copy the CRDs, samples/ and catalog GlobalTenantResources into t
 	  mkdir -p "$$(dirname "$$dst")"; echo "cp $$f $$dst"; cp "$$f" "$$dst"; done
 
 .PHONY: verify-generated
-verify-generated: generate manifests ## Fail when generated files differ from what is committed.
+verify-generated: generate manifests chart-docs ## Fail when generated files differ from what is committed.
 	@if [ -n "$$(git status --porcelain -- $(GENERATED))" ]; then \
 	  echo "generated files are stale; run 'make generate manifests' and commit:"; \
 	  git status --porcelain -- $(GENERATED); git --no-pager diff --stat -- $(GENERATED); exit 1; fi
+
+.PHONY: chart-docs
+chart-docs: ## Generate charts/tenantgen/README.md from its README.md.gotmpl and values.yaml (helm-docs).
+	"$$(TENANTGEN_CACHE=$(CACHE_DIR) bash $(HELM_DOCS_SCRIPT) | tail -n1)" --chart-search-root $(CHART_DIR) \
+	  --template-files README.md.gotmpl --output-file README.md
 
 $(CONTROLLER_GEN):
 	@mkdir -p $(BIN)
@@ -77,6 +82,7 @@ test: verify-generated build ## Run every test: unit, golden, template tests, en
 	$(TENANTGEN) test generators samples
 	KUBEBUILDER_ASSETS="$(ASSETS)" && export KUBEBUILDER_ASSETS && \
 	  HELM="$$(TENANTGEN_CACHE=$(CACHE_DIR) bash $(HELM_SCRIPT) | tail -n1)" && export HELM && \
+	  HELM_DOCS="$$(TENANTGEN_CACHE=$(CACHE_DIR) bash $(HELM_DOCS_SCRIPT) | tail -n1)" && export HELM_DOCS && \
 	  PROMTOOL="$$(TENANTGEN_CACHE=$(CACHE_DIR) bash $(PROMTOOL_SCRIPT) | tail -n1)" && export PROMTOOL && \
 	  CAPSULE_MANAGER="$$(TENANTGEN_CACHE=$(CACHE_DIR) bash $(CAPSULE_SCRIPT) | tail -n1)" && export CAPSULE_MANAGER && \
 	  go test -timeout 30m ./... && \
@@ -89,9 +95,10 @@ demo: build ## Start a local control plane with the samples, run the controller,
 	KUBEBUILDER_ASSETS="$(ASSETS)" go run ./test/demo -tenantgen $(TENANTGEN)
 
 .PHONY: chart-test
-chart-test: ## Run only the Helm chart tests (lint, template, apply to envtest, schema, alerts with promtool).
+chart-test: ## Run only the Helm chart tests (lint, template, apply to envtest, schema, alerts with promtool, README up to date).
 	KUBEBUILDER_ASSETS="$(ASSETS)" && export KUBEBUILDER_ASSETS && \
 	  HELM="$$(TENANTGEN_CACHE=$(CACHE_DIR) bash $(HELM_SCRIPT) | tail -n1)" && export HELM && \
+	  HELM_DOCS="$$(TENANTGEN_CACHE=$(CACHE_DIR) bash $(HELM_DOCS_SCRIPT) | tail -n1)" && export HELM_DOCS && \
 	  PROMTOOL="$$(TENANTGEN_CACHE=$(CACHE_DIR) bash $(PROMTOOL_SCRIPT) | tail -n1)" && export PROMTOOL && \
 	  go test -count=1 -timeout 15m ./test/chart/...
 
@@ -122,6 +129,7 @@ bench-controller: build ## Measure bin/tenantgen with 1,000 tenants against the 
 
 ENVTEST_ASSETS_SCRIPT := test/scripts/install-control-plane.sh
 HELM_SCRIPT           := test/scripts/install-helm.sh
+HELM_DOCS_SCRIPT      := test/scripts/install-helm-docs.sh
 PROMTOOL_SCRIPT       := test/scripts/install-promtool.sh
 CAPSULE_SCRIPT        := test/scripts/install-capsule.sh
 
@@ -142,6 +150,10 @@ capsule-test: ## Run only the e2e suite with the real Capsule manager next to te
 .PHONY: helm
 helm: ## Build helm v3.22.0 for the chart tests into $(CACHE_DIR)/helm (Go module proxy only); prints its path.
 	@TENANTGEN_CACHE=$(CACHE_DIR) bash $(HELM_SCRIPT) | tail -n1
+
+.PHONY: helm-docs
+helm-docs: ## Build helm-docs v1.14.2 for the chart README into $(CACHE_DIR)/helm-docs (Go module proxy only); prints its path.
+	@TENANTGEN_CACHE=$(CACHE_DIR) bash $(HELM_DOCS_SCRIPT) | tail -n1
 
 .PHONY: promtool
 promtool: ## Build promtool (Prometheus 3.16.0) for the chart's alert tests into $(CACHE_DIR)/promtool (Go module proxy only); prints its path.
