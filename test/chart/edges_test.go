@@ -62,7 +62,10 @@ func gtrNames(objs []*unstructured.Unstructured) []string {
 
 var _ = Describe("samples.include and generators.include", func() {
 	It("install nothing when empty", func() {
-		objs := template(defaults, "samples.enabled=true", "samples.include={}", "generators.enabled=true", "generators.include={}")
+		objs := template(defaults, "samples.enabled=true", "--set-json=samples.include=[]", "generators.enabled=true", "--set-json=generators.include=[]")
+		Expect(ofKind(objs, "GlobalTenantResource")).To(BeEmpty())
+		// --set x={} makes [""]: nothing either.
+		objs = template(defaults, "samples.enabled=true", "samples.include={}", "generators.enabled=true", "generators.include={}")
 		Expect(ofKind(objs, "GlobalTenantResource")).To(BeEmpty())
 	})
 

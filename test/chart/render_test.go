@@ -375,7 +375,7 @@ var _ = Describe("values.schema.json and the chart's own checks", func() {
 		Entry("every sample and every catalog entry (some differ)",
 			"samples: {enabled: true, include: ['*']}\ngenerators: {enabled: true, include: ['*']}", "is defined differently in files/samples/"),
 		Entry("a wildcard pattern", "samples: {include: ['managed-*']}", "at '/samples/include/0'"),
-		Entry("no crds.install", "crds: {keep: true}", "missing property 'install'"),
+		Entry("crds.install as a string", "crds: {install: 'yes'}", "at '/crds/install': got string, want boolean"),
 		Entry("a typo in uninstall", "uninstall: {deleteGTRs: false}", "additional properties 'deleteGTRs' not allowed"),
 		Entry("a bad ServiceMonitor namespace", "serviceMonitor: {namespace: Monitoring}", "at '/serviceMonitor/namespace'"),
 		Entry("no ServiceAccount name when not creating one", "serviceAccount: {create: false}",

@@ -64,7 +64,7 @@ rbac.addons.projectcapsule.dev/aggregate-to-tenantgen
 {{/*
 The GlobalTenantResources the release installs, as JSON {"items": [...]}: every document of
 files/samples/<name>.yaml and files/generators/<name>.yaml whose <name> is in samples.include /
-generators.include ("*" = every file, empty = none), samples first, with the chart's labels and
+generators.include ("*" = every file, empty = none; "" is ignored: `--set x={}` makes [""]), samples first, with the chart's labels and
 an addons.projectcapsule.dev/chart-file annotation naming the file it comes from. Samples and
 catalog entries overlap (a sample bundles catalog entries): a GlobalTenantResource that two
 included files define identically is installed once; defined differently, the render fails
@@ -82,7 +82,7 @@ and names both files.
 {{- $available = append $available (base $path | trimSuffix ".yaml") }}
 {{- end }}
 {{- range $values.include }}
-{{- if and (ne . "*") (not (has . $available)) }}
+{{- if and (ne . "*") (ne . "") (not (has . $available)) }}
 {{- fail (printf "%s.include: %q is not in the chart; available: %s" $folder . (join ", " $available | default "none")) }}
 {{- end }}
 {{- end }}
