@@ -14,7 +14,7 @@ LDFLAGS        := -X github.com/projectcapsule/tenantgen/pkg/version.Version=$(V
 CRD_DIR        := config/crd
 CHART_DIR      := charts/tenantgen
 # Generated or copied files that must match what is committed (make verify-generated).
-GENERATED      := pkg/api $(CRD_DIR) $(CHART_DIR)/crds $(CHART_DIR)/files
+GENERATED      := pkg/api $(CRD_DIR) $(CHART_DIR)/files $(CHART_DIR)/README.md
 IMG            ?= ghcr.io/projectcapsule/tenantgen:$(VERSION)
 
 export GOFLAGS := -buildvcs=false
@@ -40,9 +40,11 @@ manifests: $(CONTROLLER_GEN) ## Generate the CRD YAML from the API types.
 
 .PHONY: chart-files
 chart-files: ## Copy the CRDs, samples/ and catalog GlobalTenantResources into the Helm chart.
-	rm -rf $(CHART_DIR)/crds $(CHART_DIR)/files/samples $(CHART_DIR)/files/generators
-	mkdir -p $(CHART_DIR)/crds $(CHART_DIR)/files/samples
-	cp $(CRD_DIR)/*.yaml $(CHART_DIR)/crds/
+	@# The CRDs go to files/crds, rendered by templates/crds.yaml (crds.install), not to crds/,
+	@# which Helm installs once and never upgrades.
+	rm -rf $(CHART_DIR)/crds $(CHART_DIR)/files/crds $(CHART_DIR)/files/samples $(CHART_DIR)/files/generators
+	mkdir -p $(CHART_DIR)/files/crds $(CHART_DIR)/files/samples
+	cp $(CRD_DIR)/*.yaml $(CHART_DIR)/files/crds/
 	@# samples/<name>.yaml are GlobalTenantResources; <name>.test.yaml and testdata/ are their tests.
 	for f in samples/*.yaml; do case "$$f" in *.test.yaml) ;; *) cp "$$f" $(CHART_DIR)/files/samples/ ;; esac; done
 	@# generators/<name>/globaltenantresource.yaml becomes files/generators/<name>.yaml and a variant
@@ -53,10 +55,15 @@ chart-files: ## Copy the CRDs, samples/ and catalog GlobalTenantResources into t
 	  mkdir -p "$$(dirname "$$dst")"; echo "cp $$f $$dst"; cp "$$f" "$$dst"; done
 
 .PHONY: verify-generated
-verify-generated: generate manifests ## Fail when generated files differ from what is committed.
+verify-generated: generate manifests chart-docs ## Fail when generated files differ from what is committed.
 	@if [ -n "$$(git status --porcelain -- $(GENERATED))" ]; then \
 	  echo "generated files are stale; run 'make generate manifests' and commit:"; \
 	  git status --porcelain -- $(GENERATED); git --no-pager diff --stat -- $(GENERATED); exit 1; fi
+
+.PHONY: chart-docs
+chart-docs: ## Generate charts/tenantgen/README.md from its README.md.gotmpl and values.yaml (helm-docs).
+	"$$(TENANTGEN_CACHE=$(CACHE_DIR) bash $(HELM_DOCS_SCRIPT) | tail -n1)" --chart-search-root $(CHART_DIR) \
+	  --template-files README.md.gotmpl --output-file README.md
 
 $(CONTROLLER_GEN):
 	@mkdir -p $(BIN)
@@ -75,6 +82,7 @@ test: verify-generated build ## Run every test: unit, golden, template tests, en
 	$(TENANTGEN) test generators samples
 	KUBEBUILDER_ASSETS="$(ASSETS)" && export KUBEBUILDER_ASSETS && \
 	  HELM="$$(TENANTGEN_CACHE=$(CACHE_DIR) bash $(HELM_SCRIPT) | tail -n1)" && export HELM && \
+	  HELM_DOCS="$$(TENANTGEN_CACHE=$(CACHE_DIR) bash $(HELM_DOCS_SCRIPT) | tail -n1)" && export HELM_DOCS && \
 	  PROMTOOL="$$(TENANTGEN_CACHE=$(CACHE_DIR) bash $(PROMTOOL_SCRIPT) | tail -n1)" && export PROMTOOL && \
 	  CAPSULE_MANAGER="$$(TENANTGEN_CACHE=$(CACHE_DIR) bash $(CAPSULE_SCRIPT) | tail -n1)" && export CAPSULE_MANAGER && \
 	  go test -timeout 30m ./... && \
@@ -87,9 +95,10 @@ demo: build ## Start a local control plane with the samples, run the controller,
 	KUBEBUILDER_ASSETS="$(ASSETS)" go run ./test/demo -tenantgen $(TENANTGEN)
 
 .PHONY: chart-test
-chart-test: ## Run only the Helm chart tests (lint, template, apply to envtest, schema, alerts with promtool).
+chart-test: ## Run only the Helm chart tests (lint, template, apply to envtest, schema, alerts with promtool, README up to date).
 	KUBEBUILDER_ASSETS="$(ASSETS)" && export KUBEBUILDER_ASSETS && \
 	  HELM="$$(TENANTGEN_CACHE=$(CACHE_DIR) bash $(HELM_SCRIPT) | tail -n1)" && export HELM && \
+	  HELM_DOCS="$$(TENANTGEN_CACHE=$(CACHE_DIR) bash $(HELM_DOCS_SCRIPT) | tail -n1)" && export HELM_DOCS && \
 	  PROMTOOL="$$(TENANTGEN_CACHE=$(CACHE_DIR) bash $(PROMTOOL_SCRIPT) | tail -n1)" && export PROMTOOL && \
 	  go test -count=1 -timeout 15m ./test/chart/...
 
@@ -120,6 +129,7 @@ bench-controller: build ## Measure bin/tenantgen with 1,000 tenants against the 
 
 ENVTEST_ASSETS_SCRIPT := test/scripts/install-control-plane.sh
 HELM_SCRIPT           := test/scripts/install-helm.sh
+HELM_DOCS_SCRIPT      := test/scripts/install-helm-docs.sh
 PROMTOOL_SCRIPT       := test/scripts/install-promtool.sh
 CAPSULE_SCRIPT        := test/scripts/install-capsule.sh
 
@@ -140,6 +150,10 @@ capsule-test: ## Run only the e2e suite with the real Capsule manager next to te
 .PHONY: helm
 helm: ## Build helm v3.22.0 for the chart tests into $(CACHE_DIR)/helm (Go module proxy only); prints its path.
 	@TENANTGEN_CACHE=$(CACHE_DIR) bash $(HELM_SCRIPT) | tail -n1
+
+.PHONY: helm-docs
+helm-docs: ## Build helm-docs v1.14.2 for the chart README into $(CACHE_DIR)/helm-docs (Go module proxy only); prints its path.
+	@TENANTGEN_CACHE=$(CACHE_DIR) bash $(HELM_DOCS_SCRIPT) | tail -n1
 
 .PHONY: promtool
 promtool: ## Build promtool (Prometheus 3.16.0) for the chart's alert tests into $(CACHE_DIR)/promtool (Go module proxy only); prints its path.

@@ -32,8 +32,13 @@ import (
 const fieldOwner = client.FieldOwner("tenantgen-chart-test")
 
 // applyAll server-side applies objs in the order Helm installs them (CRDs, then cluster
-// objects and namespaced ones, GlobalTenantResources last) and returns every failure.
+// objects and namespaced ones, GlobalTenantResources last; pre-delete hooks, which Helm
+// creates only on uninstall, are left out) and returns every failure.
 func applyAll(ctx context.Context, objs []*unstructured.Unstructured, opts ...client.ApplyOption) []string {
+	// In a dry run they are checked too.
+	if withPreDelete := slices.ContainsFunc(opts, func(o client.ApplyOption) bool { return o == client.DryRunAll }); !withPreDelete {
+		objs = installed(objs)
+	}
 	rank := func(o *unstructured.Unstructured) int {
 		switch o.GetKind() {
 		case "CustomResourceDefinition":
@@ -55,10 +60,35 @@ func applyAll(ctx context.Context, objs []*unstructured.Unstructured, opts ...cl
 	return failures
 }
 
+// applyFixtures applies the Envoy Gateway fixture: tenants solar, wind and oil (with the status
+// Capsule would write), their namespaces and routes. Applying it again changes nothing.
+func applyFixtures(ctx context.Context) {
+	GinkgoHelper()
+	// The Envoy Gateway fixture: tenants solar, wind and oil, their namespaces and routes.
+	var fixtures []*unstructured.Unstructured
+	for _, f := range []string{"namespaces.yaml", "tenants.yaml", "httproutes.yaml"} {
+		b, err := os.ReadFile(filepath.Join(root, "contexts", "envoy-gateway", f))
+		Expect(err).NotTo(HaveOccurred())
+		objs, err := parseObjects(string(b))
+		Expect(err).NotTo(HaveOccurred())
+		fixtures = append(fixtures, objs...)
+	}
+	for _, o := range fixtures {
+		status, hasStatus := o.Object["status"]
+		delete(o.Object, "status")
+		Expect(env.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(o), fieldOwner, client.ForceOwnership)).To(Succeed())
+		if hasStatus && o.GetKind() == "Tenant" { // as Capsule would write it
+			s := &unstructured.Unstructured{Object: map[string]any{"apiVersion": o.GetAPIVersion(), "kind": o.GetKind(), "status": testenv.TenantStatus(status.(map[string]any))}}
+			s.SetName(o.GetName())
+			Expect(env.Client.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(s), fieldOwner, client.ForceOwnership)).To(Succeed())
+		}
+	}
+}
+
 var _ = Describe("the rendered chart on the test control plane", func() {
 	DescribeTable("is accepted by the apiserver (server-side apply, dry run), CRDs included",
 		func(ctx SpecContext, valuesFiles []string, set []string, wantKinds []string) {
-			objs := template(valuesFiles, append(set, "--include-crds")...)
+			objs := template(valuesFiles, set...)
 			var kinds []string
 			for _, o := range objs {
 				kinds = append(kinds, o.GetKind())
@@ -72,7 +102,7 @@ var _ = Describe("the rendered chart on the test control plane", func() {
 			[]string{"CustomResourceDefinition", "ServiceMonitor", "PrometheusRule", "ConfigMap", "GlobalTenantResource", "Deployment"}),
 		Entry("rbac.broadAccess", broadAccess, nil, []string{"ClusterRole", "GlobalTenantResource"}),
 		Entry("the default samples and generators", defaults, []string{"samples.enabled=true", "generators.enabled=true",
-			"generators.include={client-traffic-policy}"}, []string{"GlobalTenantResource"}),
+			"generators.include={envoy-gateway,acme-issuer,client-traffic-policy}"}, []string{"GlobalTenantResource"}),
 	)
 
 	It("accepts every GlobalTenantResource the chart ships, one sample or catalog entry at a time", func(ctx SpecContext) {
@@ -111,7 +141,7 @@ var _ = Describe("the controller with exactly the chart's RBAC", Ordered, func()
 		// Install the release for real (no controller-manager runs in envtest, so the
 		// Deployment starts nothing), then do what Kubernetes' ClusterRole aggregation
 		// controller would: copy the labelled ClusterRoles' rules into the manager role.
-		objs := template(defaults, "samples.enabled=true")
+		objs := installed(template(defaults, "samples.enabled=true", gtrAPIVersions))
 		Expect(applyAll(ctx, objs)).To(BeEmpty())
 		for _, o := range objs {
 			if o.GetKind() == "GlobalTenantResource" {
@@ -124,25 +154,7 @@ var _ = Describe("the controller with exactly the chart's RBAC", Ordered, func()
 		manager.Rules = aggregatedRules(objs)
 		Expect(env.Client.Update(ctx, manager)).To(Succeed())
 
-		// The Envoy Gateway fixture: tenants solar, wind and oil, their namespaces and routes.
-		var fixtures []*unstructured.Unstructured
-		for _, f := range []string{"namespaces.yaml", "tenants.yaml", "httproutes.yaml"} {
-			b, err := os.ReadFile(filepath.Join(root, "contexts", "envoy-gateway", f))
-			Expect(err).NotTo(HaveOccurred())
-			objs, err := parseObjects(string(b))
-			Expect(err).NotTo(HaveOccurred())
-			fixtures = append(fixtures, objs...)
-		}
-		for _, o := range fixtures {
-			status, hasStatus := o.Object["status"]
-			delete(o.Object, "status")
-			Expect(env.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(o), fieldOwner, client.ForceOwnership)).To(Succeed())
-			if hasStatus && o.GetKind() == "Tenant" { // as Capsule would write it
-				s := &unstructured.Unstructured{Object: map[string]any{"apiVersion": o.GetAPIVersion(), "kind": o.GetKind(), "status": testenv.TenantStatus(status.(map[string]any))}}
-				s.SetName(o.GetName())
-				Expect(env.Client.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(s), fieldOwner, client.ForceOwnership)).To(Succeed())
-			}
-		}
+		applyFixtures(ctx)
 
 		// The controller, in-process, as the chart's ServiceAccount, with leader election in
 		// the release namespace as in the Deployment.
@@ -153,7 +165,7 @@ var _ = Describe("the controller with exactly the chart's RBAC", Ordered, func()
 		mgr, _, err := controller.NewManager(runCtx, cfg, controller.ManagerOptions{
 			MetricsAddr: "0", ProbeAddr: "0",
 			LeaderElection: true, LeaderElectionNamespace: releaseNamespace,
-			Options: controller.Options{Workers: 2},
+			Options: controller.Options{Workers: 2, SkipNameValidation: true}, // the suite starts two managers
 		})
 		Expect(err).NotTo(HaveOccurred())
 		done = make(chan struct{})
@@ -280,12 +292,37 @@ var _ = Describe("helm install, upgrade and uninstall against the test control p
 		rel = "tg-helm"
 		ns  = "tenantgen-helm"
 	)
-	var kubeconfig string
+	var kubeconfig, oldChart string
 
 	BeforeAll(func() {
 		kubeconfig = filepath.Join(GinkgoT().TempDir(), "kubeconfig")
 		Expect(env.WriteKubeconfig(kubeconfig)).To(Succeed())
+		// An older chart: its GlobalTenantResource CRD lacks the Reason printer column.
+		oldChart = filepath.Join(GinkgoT().TempDir(), "tenantgen")
+		Expect(os.CopyFS(oldChart, os.DirFS(chartDir))).To(Succeed())
+		f := filepath.Join(oldChart, "files", "crds", "addons.projectcapsule.dev_globaltenantresources.yaml")
+		b, err := os.ReadFile(f)
+		Expect(err).NotTo(HaveOccurred())
+		const reason = "    - jsonPath: .status.conditions[?(@.type==\"Ready\")].reason\n      name: Reason\n      priority: 1\n      type: string\n"
+		Expect(string(b)).To(ContainSubstring(reason))
+		Expect(os.WriteFile(f, []byte(strings.Replace(string(b), reason, "", 1)), 0o600)).To(Succeed())
 	})
+
+	// printerColumns returns the names of the GlobalTenantResource CRD's printer columns, and the CRD.
+	printerColumns := func(ctx context.Context) ([]string, *unstructured.Unstructured) {
+		GinkgoHelper()
+		crd := &unstructured.Unstructured{}
+		crd.SetGroupVersionKind(schema.GroupVersionKind{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinition"})
+		Expect(env.Client.Get(ctx, client.ObjectKey{Name: "globaltenantresources." + v1alpha1.Group}, crd)).To(Succeed())
+		versions, _, _ := unstructured.NestedSlice(crd.Object, "spec", "versions")
+		Expect(versions).NotTo(BeEmpty())
+		cols, _, _ := unstructured.NestedSlice(versions[0].(map[string]any), "additionalPrinterColumns")
+		var names []string
+		for _, c := range cols {
+			names = append(names, c.(map[string]any)["name"].(string))
+		}
+		return names, crd
+	}
 
 	run := func(args ...string) string {
 		GinkgoHelper()
@@ -294,8 +331,14 @@ var _ = Describe("helm install, upgrade and uninstall against the test control p
 		return out
 	}
 
-	It("installs the chart with the ServiceMonitor and prints the notes", func(ctx SpecContext) {
-		out := run("install", rel, chartDir, "--create-namespace", "--set", "serviceMonitor.enabled=true")
+	It("installs an older chart with the ServiceMonitor, taking over the CRDs, and prints the notes", func(ctx SpecContext) {
+		// --take-ownership: the CRDs exist without Helm's metadata (envtest installed them), as
+		// after chart 0.1.x, which shipped them in crds/.
+		out := run("install", rel, oldChart, "--create-namespace", "--take-ownership", "--set", "serviceMonitor.enabled=true")
+		cols, crd := printerColumns(ctx)
+		Expect(cols).NotTo(ContainElement("Reason"), "the older chart's CRD")
+		Expect(crd.GetAnnotations()).To(HaveKeyWithValue("helm.sh/resource-policy", "keep"))
+		Expect(crd.GetAnnotations()).To(HaveKeyWithValue("meta.helm.sh/release-name", rel))
 		Expect(out).To(ContainSubstring("STATUS: deployed"))
 		Expect(out).To(ContainSubstring("Capsule is a prerequisite"))
 		Expect(out).To(ContainSubstring("kubectl -n " + ns + " rollout status deployment/" + rel + "-tenantgen"))
@@ -304,9 +347,11 @@ var _ = Describe("helm install, upgrade and uninstall against the test control p
 		Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: rel + "-tenantgen"}, sm)).To(Succeed())
 	})
 
-	It("upgrades it", func(ctx SpecContext) {
+	It("upgrades it to this chart, CRDs included", func(ctx SpecContext) {
 		out := run("upgrade", rel, chartDir, "--reuse-values", "--set", "replicas=3", "--set", "rbac.broadAccess=true")
 		Expect(out).To(ContainSubstring("REVISION: 2"))
+		cols, _ := printerColumns(ctx)
+		Expect(cols).To(ContainElement("Reason"), "helm upgrade updated the CRD")
 		Expect(out).To(ContainSubstring("WARNING: rbac.broadAccess=true"))
 		cr := &rbacv1.ClusterRole{}
 		Expect(env.Client.Get(ctx, client.ObjectKey{Name: rel + "-tenantgen-generated"}, cr)).
@@ -315,11 +360,119 @@ var _ = Describe("helm install, upgrade and uninstall against the test control p
 	})
 
 	It("uninstalls it, keeping the CRD", func(ctx SpecContext) {
-		run("uninstall", rel)
+		out := run("uninstall", rel)
+		Expect(out).To(ContainSubstring("These resources were kept due to the resource policy"))
+		Expect(out).To(ContainSubstring("[CustomResourceDefinition] globaltenantresources." + v1alpha1.Group))
 		cr := &rbacv1.ClusterRole{}
 		Expect(env.Client.Get(ctx, client.ObjectKey{Name: rel + "-tenantgen-manager"}, cr)).To(MatchError(ContainSubstring("not found")))
 		crd := &unstructured.Unstructured{}
 		crd.SetGroupVersionKind(schema.GroupVersionKind{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinition"})
 		Expect(env.Client.Get(ctx, client.ObjectKey{Name: "globaltenantresources." + v1alpha1.Group}, crd)).To(Succeed())
+	})
+})
+
+var _ = Describe("helm uninstall with the controller running until Helm deletes its Deployment", Ordered, func() {
+	// The chart's pre-delete hooks delete the release's GlobalTenantResources while the
+	// controller still runs, so their finalizer prunes what they generated. Here the controller
+	// runs in-process and stops as soon as Helm deletes the release's Deployment, as its pods
+	// would: without the hooks, Helm would delete the GlobalTenantResource afterwards and its
+	// finalizer would never run.
+	const (
+		rel = "tg-uninstall"
+		ns  = "tenantgen-uninstall"
+		gtr = "tenant-acme-issuer" // generators/acme-issuer: an Issuer per tenant
+	)
+	var (
+		kubeconfig string
+		stopped    chan struct{}
+	)
+	issuer := func(t string) *unstructured.Unstructured {
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(schema.GroupVersionKind{Group: "cert-manager.io", Version: "v1", Kind: "Issuer"})
+		u.SetNamespace("tenant-" + t + "-system")
+		u.SetName(t + "-acme-http")
+		return u
+	}
+	run := func(args ...string) string {
+		GinkgoHelper()
+		out, err := helm.run(append(args, "--kubeconfig", kubeconfig, "--namespace", ns)...)
+		Expect(err).NotTo(HaveOccurred())
+		return out
+	}
+
+	BeforeAll(func(ctx SpecContext) {
+		kubeconfig = filepath.Join(GinkgoT().TempDir(), "kubeconfig")
+		Expect(env.WriteKubeconfig(kubeconfig)).To(Succeed())
+		applyFixtures(ctx)
+		runCtx, cancel := context.WithCancel(context.Background())
+		mgr, _, err := controller.NewManager(runCtx, env.Config, controller.ManagerOptions{
+			MetricsAddr: "0", ProbeAddr: "0", Options: controller.Options{Workers: 2, SkipNameValidation: true}, // the suite starts two managers
+		})
+		Expect(err).NotTo(HaveOccurred())
+		done := make(chan struct{})
+		go func() {
+			defer GinkgoRecover()
+			defer close(done)
+			Expect(mgr.Start(runCtx)).To(Succeed())
+		}()
+		// The controller's "pods": stop once the release's Deployment is deleted.
+		stopped = make(chan struct{})
+		go func() {
+			defer GinkgoRecover()
+			defer close(stopped)
+			seen := false
+			for runCtx.Err() == nil {
+				d := &unstructured.Unstructured{}
+				d.SetGroupVersionKind(schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"})
+				err := env.Client.Get(runCtx, client.ObjectKey{Namespace: ns, Name: rel + "-tenantgen"}, d)
+				if err == nil && d.GetDeletionTimestamp() == nil {
+					seen = true
+				} else if seen && (apierrors.IsNotFound(err) || err == nil) {
+					cancel()
+					<-done
+					return
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}()
+		DeferCleanup(func(ctx SpecContext) {
+			cancel()
+			Eventually(done).WithTimeout(30 * time.Second).Should(BeClosed())
+			// Should the spec fail, leave no GlobalTenantResource behind with a finalizer nobody runs.
+			g := &v1alpha1.GlobalTenantResource{}
+			if env.Client.Get(ctx, client.ObjectKey{Name: gtr}, g) == nil {
+				g.Finalizers = nil
+				_ = env.Client.Update(ctx, g)
+				_ = env.Client.Delete(ctx, g)
+			}
+		})
+	})
+
+	It("installs a catalog entry, whose objects the controller generates", func(ctx SpecContext) {
+		// --take-ownership: "the controller with exactly the chart's RBAC" may have applied the
+		// same GlobalTenantResource (the capsule-envoy-gateway sample) before.
+		out := run("install", rel, chartDir, "--create-namespace", "--take-ownership", "--set", "crds.install=false",
+			"--set", "generators.enabled=true", "--set", "generators.include={acme-issuer}")
+		Expect(out).To(ContainSubstring("pre-delete hooks delete this release's GlobalTenantResources first"))
+		Eventually(func(g Gomega) {
+			for _, t := range []string{"solar", "wind", "oil"} {
+				g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(issuer(t)), issuer(t))).To(Succeed())
+			}
+		}).WithTimeout(60 * time.Second).WithPolling(250 * time.Millisecond).Should(Succeed())
+	})
+
+	It("uninstalls it: the GlobalTenantResource is finalized, its objects pruned, before the controller stops", func(ctx SpecContext) {
+		run("uninstall", rel, "--timeout", "60s")
+		Eventually(stopped).WithTimeout(10*time.Second).Should(BeClosed(), "Helm deleted the Deployment")
+		// No Eventually: all of it happened before helm uninstall returned.
+		err := env.Client.Get(ctx, client.ObjectKey{Name: gtr}, &v1alpha1.GlobalTenantResource{})
+		Expect(apierrors.IsNotFound(err)).To(BeTrue(), "GlobalTenantResource %s: %v", gtr, err)
+		for _, t := range []string{"solar", "wind", "oil"} {
+			err := env.Client.Get(ctx, client.ObjectKeyFromObject(issuer(t)), issuer(t))
+			Expect(apierrors.IsNotFound(err)).To(BeTrue(), "Issuer of tenant %s: %v", t, err)
+		}
+		invs := &v1alpha1.TenantInventoryList{}
+		Expect(env.Client.List(ctx, invs, client.MatchingLabels{"addons.projectcapsule.dev/globaltenantresource": gtr})).To(Succeed())
+		Expect(invs.Items).To(BeEmpty())
 	})
 })

@@ -50,12 +50,16 @@ func (h *helmCLI) run(args ...string) (string, error) {
 	return stdout.String(), nil
 }
 
-// valuesArgs turns values files (relative ones are in testdata/), --set pairs and flags
-// (arguments starting with --) into helm arguments.
+// valuesArgs turns values files (relative ones are in testdata/, or the chart's ci/ when
+// they start with ci/), --set pairs and flags (arguments starting with --) into helm arguments.
 func valuesArgs(valuesFiles []string, set ...string) []string {
 	var args []string
 	for _, f := range valuesFiles {
-		if !filepath.IsAbs(f) {
+		switch {
+		case filepath.IsAbs(f):
+		case strings.HasPrefix(f, "ci/"):
+			f = filepath.Join(chartDir, filepath.FromSlash(f))
+		default:
 			f = filepath.Join("testdata", f)
 		}
 		args = append(args, "-f", f)
@@ -108,6 +112,47 @@ func parseObjects(stream string) ([]*unstructured.Unstructured, error) {
 		}
 		objs = append(objs, &unstructured.Unstructured{Object: m})
 	}
+}
+
+// gtrAPIVersions makes helm template render as against a cluster where the GlobalTenantResource
+// CRD is installed (an upgrade, or crds.install=false with the CRDs applied beforehand).
+const gtrAPIVersions = "--api-versions=addons.projectcapsule.dev/v1alpha1/GlobalTenantResource"
+
+// hook is the helm.sh/hook annotation of an object: "" for an ordinary object of the release.
+func hook(o *unstructured.Unstructured) string { return o.GetAnnotations()["helm.sh/hook"] }
+
+// installed drops the hooks that do not run on install (the pre-delete ones): what
+// `helm install` creates.
+func installed(objs []*unstructured.Unstructured) []*unstructured.Unstructured {
+	var out []*unstructured.Unstructured
+	for _, o := range objs {
+		if h := hook(o); h == "" || strings.Contains(h, "install") {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// withHook keeps the objects whose helm.sh/hook annotation is h.
+func withHook(objs []*unstructured.Unstructured, h string) []*unstructured.Unstructured {
+	var out []*unstructured.Unstructured
+	for _, o := range objs {
+		if hook(o) == h {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// ofKind keeps the objects of that kind.
+func ofKind(objs []*unstructured.Unstructured, kind string) []*unstructured.Unstructured {
+	var out []*unstructured.Unstructured
+	for _, o := range objs {
+		if o.GetKind() == kind {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 // find returns the rendered object of that kind and name, failing when there is none.

@@ -20,9 +20,15 @@ import (
 
 var (
 	defaults    []string // no values file
-	allOptions  = []string{"all-options.yaml"}
-	broadAccess = []string{"broad-access.yaml"}
+	allOptions  = []string{"ci/all-options.yaml"}
+	broadAccess = []string{"ci/broad-access.yaml"}
 )
+
+// The CRDs the chart renders (crds.install).
+var crdNames = []string{
+	"CustomResourceDefinition/globaltenantresources.addons.projectcapsule.dev",
+	"CustomResourceDefinition/tenantinventories.addons.projectcapsule.dev",
+}
 
 var selectorLabels = map[string]string{"app.kubernetes.io/name": "tenantgen", "app.kubernetes.io/instance": release}
 
@@ -30,11 +36,13 @@ var _ = Describe("the chart's copies", func() {
 	isYAML := func(n string) bool { return strings.HasSuffix(n, ".yaml") }
 	isGTRFile := func(n string) bool { return isYAML(n) && !strings.HasSuffix(n, ".test.yaml") }
 
-	It("crds/ holds exactly the generated CRDs of config/crd (make manifests)", func() {
+	It("files/crds holds exactly the generated CRDs of config/crd, and crds/ is gone (make manifests)", func() {
 		want := readDirFiles(filepath.Join(root, "config", "crd"), isYAML)
 		Expect(want).NotTo(BeEmpty())
-		Expect(readDirFiles(filepath.Join(chartDir, "crds"), isYAML)).To(Equal(want),
-			"charts/tenantgen/crds differs from config/crd: run `make manifests`")
+		Expect(readDirFiles(filepath.Join(chartDir, "files", "crds"), isYAML)).To(Equal(want),
+			"charts/tenantgen/files/crds differs from config/crd: run `make manifests`")
+		_, err := os.Stat(filepath.Join(chartDir, "crds"))
+		Expect(os.IsNotExist(err)).To(BeTrue(), "charts/tenantgen/crds: Helm would install those CRDs itself, never upgrade them, and conflict with templates/crds.yaml")
 	})
 
 	It("files/samples holds exactly the GlobalTenantResources of samples/ (make manifests)", func() {
@@ -78,6 +86,7 @@ var _ = Describe("helm template with the default values", Ordered, func() {
 
 	It("renders the controller, its RBAC, metrics Service and PDB, and no ServiceMonitor or GlobalTenantResource", func() {
 		Expect(names(objs)).To(ConsistOf(
+			crdNames[0], crdNames[1],
 			"ServiceAccount/tenantgen",
 			"ClusterRole/tenantgen-manager", "ClusterRole/tenantgen-core",
 			"ClusterRole/tenantgen-context", "ClusterRole/tenantgen-generated",
@@ -86,7 +95,7 @@ var _ = Describe("helm template with the default values", Ordered, func() {
 			"Service/tenantgen-metrics", "Deployment/tenantgen", "PodDisruptionBudget/tenantgen",
 		))
 		for _, o := range objs {
-			if o.GetKind() != "ClusterRole" && o.GetKind() != "ClusterRoleBinding" {
+			if o.GetKind() != "ClusterRole" && o.GetKind() != "ClusterRoleBinding" && o.GetKind() != "CustomResourceDefinition" {
 				Expect(o.GetNamespace()).To(Equal(releaseNamespace), "%s/%s", o.GetKind(), o.GetName())
 			}
 		}
@@ -197,11 +206,12 @@ var _ = Describe("helm template with the default values", Ordered, func() {
 
 var _ = Describe("helm template with every option on", Ordered, func() {
 	var objs []*unstructured.Unstructured
-	BeforeAll(func() { objs = template(allOptions) })
+	BeforeAll(func() { objs = template(allOptions, gtrAPIVersions) })
 	const full = "tenantgen-all" // fullnameOverride
 
 	It("renders the optional objects: ServiceMonitor, PrometheusRule, dashboard, impersonation and the sample GlobalTenantResources", func() {
-		Expect(names(objs)).To(ConsistOf(
+		Expect(names(installed(objs))).To(ConsistOf(
+			crdNames[0], crdNames[1],
 			"ServiceAccount/tenantgen-controller",
 			"ClusterRole/"+full+"-manager", "ClusterRole/"+full+"-core",
 			"ClusterRole/"+full+"-context", "ClusterRole/"+full+"-generated", "ClusterRole/"+full+"-impersonation",
@@ -213,6 +223,24 @@ var _ = Describe("helm template with every option on", Ordered, func() {
 			"GlobalTenantResource/tenant-acme-issuer-dns01", "GlobalTenantResource/tenant-gateway-proxy-protocol", // generators
 			"GlobalTenantResource/namespace-gateway",
 		))
+		Expect(names(withHook(objs, "pre-delete"))).To(ConsistOf(
+			"GlobalTenantResource/managed-envoy-gateway", "GlobalTenantResource/tenant-acme-issuer",
+			"GlobalTenantResource/tenant-acme-issuer-dns01", "GlobalTenantResource/tenant-gateway-proxy-protocol",
+			"GlobalTenantResource/namespace-gateway",
+		), "one pre-delete hook per GlobalTenantResource (uninstall.deleteGlobalTenantResources)")
+	})
+
+	It("puts the ServiceMonitor and the PrometheusRule in their namespaces, with their labels and annotations", func() {
+		for _, kind := range []string{"ServiceMonitor", "PrometheusRule"} {
+			o := find(objs, kind, full)
+			Expect(o.GetNamespace()).To(Equal(monitoringNamespace), kind)
+			Expect(o.GetLabels()).To(HaveKeyWithValue("release", "kube-prometheus-stack"), kind)
+			Expect(o.GetLabels()).To(HaveKeyWithValue("app.kubernetes.io/instance", release), kind)
+			Expect(o.GetAnnotations()).To(HaveKeyWithValue("example.com/owner", "platform"), kind)
+		}
+		sm := find(objs, "ServiceMonitor", full)
+		nsSel, _, _ := unstructured.NestedStringSlice(sm.Object, "spec", "namespaceSelector", "matchNames")
+		Expect(nsSel).To(Equal([]string{releaseNamespace}), "the ServiceMonitor scrapes the metrics Service in the release namespace")
 	})
 
 	It("uses the image digest, the extra args and the custom ports", func() {
@@ -270,7 +298,8 @@ var _ = Describe("helm template with every option on", Ordered, func() {
 		}
 		Expect(want).To(HaveLen(5))
 		for _, w := range want {
-			got := find(objs, "GlobalTenantResource", w.GetName())
+			got := find(installed(objs), "GlobalTenantResource", w.GetName())
+			Expect(hook(got)).To(BeEmpty(), "the CRD is known: an ordinary object of the release")
 			Expect(got.GetAPIVersion()).To(Equal(v1alpha1.GroupVersion.String()))
 			Expect(got.Object["spec"]).To(Equal(w.Object["spec"]), "spec of %s", w.GetName())
 			Expect(got.GetLabels()).To(HaveKeyWithValue("app.kubernetes.io/instance", release))
@@ -340,9 +369,15 @@ var _ = Describe("values.schema.json and the chart's own checks", func() {
 			`samples.include: "nope" is not in the chart; available: capsule-envoy-gateway, `),
 		Entry("a generator the chart does not ship", "generators: {enabled: true, include: [nope]}",
 			`generators.include: "nope" is not in the chart; available: `),
-		Entry("two included files defining one GlobalTenantResource",
-			"samples: {enabled: true, include: [capsule-envoy-gateway]}\ngenerators: {enabled: true, include: [envoy-gateway]}",
-			`GlobalTenantResource "managed-envoy-gateway" is in both files/samples/capsule-envoy-gateway.yaml and files/generators/envoy-gateway.yaml`),
+		Entry("two included files defining one GlobalTenantResource differently",
+			"samples: {enabled: true, include: [managed-ingress-xff]}\ngenerators: {enabled: true, include: [client-traffic-policy-xff]}",
+			`GlobalTenantResource "tenant-gateway-xff" is defined differently in files/samples/managed-ingress-xff.yaml and files/generators/client-traffic-policy-xff.yaml`),
+		Entry("every sample and every catalog entry (some differ)",
+			"samples: {enabled: true, include: ['*']}\ngenerators: {enabled: true, include: ['*']}", "is defined differently in files/samples/"),
+		Entry("a wildcard pattern", "samples: {include: ['managed-*']}", "at '/samples/include/0'"),
+		Entry("crds.install as a string", "crds: {install: 'yes'}", "at '/crds/install': got string, want boolean"),
+		Entry("a typo in uninstall", "uninstall: {deleteGTRs: false}", "additional properties 'deleteGTRs' not allowed"),
+		Entry("a bad ServiceMonitor namespace", "serviceMonitor: {namespace: Monitoring}", "at '/serviceMonitor/namespace'"),
 		Entry("no ServiceAccount name when not creating one", "serviceAccount: {create: false}",
 			"serviceAccount.name is required when serviceAccount.create is false"),
 	)

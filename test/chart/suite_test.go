@@ -5,9 +5,14 @@
 // proxy by test/scripts/install-promtool.sh and passed in $PROMTOOL):
 //
 //   - the chart's copies of the CRDs and samples match their sources;
-//   - helm lint --strict and helm template succeed with the default values, with every option
-//     on (testdata/all-options.yaml) and with rbac.broadAccess (testdata/broad-access.yaml);
+//   - helm lint --strict and helm template succeed with the default values and with each of the
+//     chart's ci/*.yaml (every option on, rbac.broadAccess, every sample, external CRDs);
 //   - what helm renders (CRDs included) is accepted by the apiserver (server-side apply, dry run);
+//   - include lists ("*", [], overlapping files), the CRDs as templates (crds.install/keep),
+//     and the GlobalTenantResources as post-install hooks before the CRD exists;
+//   - helm install, upgrade (an older CRD updated) and uninstall; on uninstall the pre-delete
+//     hooks have the GlobalTenantResources finalized before Helm deletes the controller;
+//   - charts/tenantgen/README.md is what helm-docs ($HELM_DOCS) generates;
 //   - values.schema.json rejects bad values with a message naming the field;
 //   - the PrometheusRule passes `promtool check rules` and the unit tests of
 //     testdata/rules.test.yaml (`promtool test rules`): each alert fires, and only when it should;
@@ -16,7 +21,7 @@
 //     RBAC, converges the bundled samples (least privilege is enough) and is refused
 //     everything else.
 //
-// There is no skip: without $HELM, $PROMTOOL or $KUBEBUILDER_ASSETS the suite fails.
+// There is no skip: without $HELM, $PROMTOOL, $HELM_DOCS or $KUBEBUILDER_ASSETS the suite fails.
 package chart_test
 
 import (

@@ -62,25 +62,32 @@ rbac.addons.projectcapsule.dev/aggregate-to-tenantgen
 {{- end }}
 
 {{/*
-GlobalTenantResources from a folder of files/ ("samples" or "generators"): every document of
-files/<folder>/<name>.yaml whose <name> is in include (empty include = all), with the chart's
-labels added. Two documents with one name (across folders: "seen" is shared) fail the render.
-Arguments: dict "root" $ "folder" "samples" "values" .Values.samples "seen" (dict)
+The GlobalTenantResources the release installs, as JSON {"items": [...]}: every document of
+files/samples/<name>.yaml and files/generators/<name>.yaml whose <name> is in samples.include /
+generators.include ("*" = every file, empty = none; "" is ignored: `--set x={}` makes [""]), samples first, with the chart's labels and
+an addons.projectcapsule.dev/chart-file annotation naming the file it comes from. Samples and
+catalog entries overlap (a sample bundles catalog entries): a GlobalTenantResource that two
+included files define identically is installed once; defined differently, the render fails
+and names both files.
 */}}
 {{- define "tenantgen.bundledGTRs" -}}
-{{- $root := .root }}
-{{- $folder := .folder }}
+{{- $root := . }}
+{{- $items := list }}
+{{- $seen := dict }}
+{{- range $folder := list "samples" "generators" }}
+{{- $values := get $root.Values $folder }}
+{{- if $values.enabled }}
 {{- $available := list }}
 {{- range $path, $_ := $root.Files.Glob (printf "files/%s/*.yaml" $folder) }}
 {{- $available = append $available (base $path | trimSuffix ".yaml") }}
 {{- end }}
-{{- range .values.include }}
-{{- if not (has . $available) }}
+{{- range $values.include }}
+{{- if and (ne . "*") (ne . "") (not (has . $available)) }}
 {{- fail (printf "%s.include: %q is not in the chart; available: %s" $folder . (join ", " $available | default "none")) }}
 {{- end }}
 {{- end }}
 {{- range $name := $available }}
-{{- if or (empty $.values.include) (has $name $.values.include) }}
+{{- if or (has "*" $values.include) (has $name $values.include) }}
 {{- $file := printf "files/%s/%s.yaml" $folder $name }}
 {{- range $i, $doc := regexSplit "(?m)^---[ \t]*$" ($root.Files.Get $file) -1 }}
 {{- $obj := fromYaml $doc }}
@@ -93,20 +100,30 @@ Arguments: dict "root" $ "folder" "samples" "values" .Values.samples "seen" (dic
 {{- end }}
 {{- $meta := $obj.metadata | default dict }}
 {{- $gtr := $meta.name | default "" }}
-{{- if hasKey $.seen $gtr }}
-{{- fail (printf "GlobalTenantResource %q is in both %s and %s: include only one of them (samples.include / generators.include)" $gtr (get $.seen $gtr) $file) }}
+{{- $content := toJson $obj }}
+{{- with get $seen $gtr }}
+{{- if ne .content $content }}
+{{- fail (printf "GlobalTenantResource %q is defined differently in %s and %s: include only one of them (samples.include / generators.include)" $gtr .file $file) }}
 {{- end }}
-{{- $_ := set $.seen $gtr $file }}
+{{- else }}
+{{- $_ := set $seen $gtr (dict "file" $file "content" $content) }}
 {{- $labels := merge (include "tenantgen.labels" $root | fromYaml) (dict "app.kubernetes.io/component" (trimSuffix "s" $folder)) ($meta.labels | default dict) }}
 {{- $annotations := merge (dict "addons.projectcapsule.dev/chart-file" $file) ($meta.annotations | default dict) }}
 {{- $_ := set $meta "labels" $labels }}
 {{- $_ := set $meta "annotations" $annotations }}
 {{- $_ := set $obj "metadata" $meta }}
----
-# Source: {{ $root.Chart.Name }}/{{ $file }}
-{{ toYaml $obj }}
+{{- $items = append $items $obj }}
 {{- end }}
 {{- end }}
 {{- end }}
 {{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- toJson (dict "items" $items) }}
+{{- end }}
+
+{{/* The GlobalTenantResource API, known to the cluster once the CRD is installed. */}}
+{{- define "tenantgen.gtrAPI" -}}
+addons.projectcapsule.dev/v1alpha1/GlobalTenantResource
 {{- end }}
