@@ -89,7 +89,7 @@ func TestCapsuleGTR(t *testing.T) {
 		t.Fatalf("GTRs = %v", s.GTRs)
 	}
 	g := s.GTRs[0]
-	if g.Source != "gtrs.yaml:1" || g.APIVersion != "addons.projectcapsule.dev/v1alpha1" || !strings.Contains(g.Warning, `unknown field "notImplemented"`) {
+	if g.Source != "gtrs.yaml:1" || g.APIVersion != "addons.projectcapsule.dev/v1alpha1" || !strings.Contains(g.Warning, `spec.notImplemented (line 7)`) {
 		t.Errorf("source %q, apiVersion %q, warning %q", g.Source, g.APIVersion, g.Warning)
 	}
 	res, err := s.Render("")
@@ -111,8 +111,24 @@ func TestLoadErrors(t *testing.T) {
 		streams []string
 		want    string
 	}{
-		{"an unknown field in ours", []string{"a.yaml", "---\n" + gtrDoc(ours, "x", "\n  notImplemented: true")},
-			`a.yaml:2: globaltenantresource "x": json: unknown field "notImplemented"`},
+		{"an unknown field in ours, at its line", []string{"a.yaml", "---\n" + gtrDoc(ours, "x", "\n  notImplemented: true")},
+			`a.yaml:7: globaltenantresource "x": spec.notImplemented: unknown field`},
+		{"unknown fields deep down, each with its path", []string{"a.yaml", gtrDoc(ours, "x", "\n  limits: {maxObjectsPerTenant: 3, bogus: 1}") + "      generatrs: []\n"},
+			"a.yaml:6: globaltenantresource \"x\": spec.limits.bogus: unknown field\na.yaml:9: globaltenantresource \"x\": spec.resources[0].generatrs: unknown field"},
+		{"field names are case-sensitive, as in the apiserver", []string{"a.yaml", gtrDoc(ours, "x", "\n  Cordoned: true")},
+			`a.yaml:6: globaltenantresource "x": spec.Cordoned: unknown field`},
+		{"a duration without a unit", []string{"a.yaml", gtrDoc(ours, "x", "\n  resyncPeriod: 30")},
+			`a.yaml:6: globaltenantresource "x": spec.resyncPeriod: 30 is not a duration; write e.g. 30s`},
+		{"a duration that does not parse", []string{"a.yaml", gtrDoc(ours, "x", "\n  limits:\n    renderTimeout: soon")},
+			`a.yaml:7: globaltenantresource "x": spec.limits.renderTimeout: "soon" is not a duration; write e.g. 30s, 5m or 1h30m`},
+		{"a value of the wrong type", []string{"a.yaml", gtrDoc(ours, "x", "\n  cordoned: \"yes\"")},
+			`a.yaml:6: globaltenantresource "x": spec.cordoned: got a string, want true or false`},
+		{"a misspelt kind of our group", []string{"a.yaml", "---\n" + strings.Replace(gtrDoc(ours, "x", ""), "GlobalTenantResource", "GlobalTenantResorce", 1)},
+			`a.yaml:3: GlobalTenantResorce "x": kind "GlobalTenantResorce" is not a kind of addons.projectcapsule.dev; its kinds are GlobalTenantResource, TenantInventory`},
+		{"a version we do not serve", []string{"a.yaml", gtrDoc("addons.projectcapsule.dev/v1alpha2", "x", "")},
+			`a.yaml:1: GlobalTenantResource "x": apiVersion "addons.projectcapsule.dev/v1alpha2" is not served: addons.projectcapsule.dev serves version v1alpha1 only`},
+		{"a Capsule version we do not read", []string{"a.yaml", gtrDoc("capsule.clastix.io/v1beta1", "x", "")},
+			`a.yaml:1: GlobalTenantResource "x": apiVersion "capsule.clastix.io/v1beta1": tenantgen reads Capsule's GlobalTenantResource as capsule.clastix.io/v1beta2`},
 		{"the same name twice", []string{"a.yaml", gtrDoc(ours, "x", ""), "b.yaml", "---\n---\n" + gtrDoc("capsule.clastix.io/v1beta2", "x", "")},
 			`GlobalTenantResource.addons.projectcapsule.dev x is also defined at a.yaml`},
 	} {
