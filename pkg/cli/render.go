@@ -67,6 +67,9 @@ code is then 1, and the tenants that did render are still printed.`,
 			for _, w := range res.Warnings {
 				fmt.Fprintln(stderr, "warning:", w)
 			}
+			for _, n := range res.Notes {
+				fmt.Fprintln(stderr, "note:", n)
+			}
 			out, err := snapshot.Format(output, res.Objects)
 			if err != nil {
 				return err

@@ -35,6 +35,22 @@ type GTR struct {
 	// Defaults names Capsule's defaults applied to a Capsule manifest where they
 	// differ from tenantgen's (missingKey zero, optional true).
 	Defaults string
+
+	item manifest.Item
+}
+
+// at is "file:line" of the field an error names by Origin ("spec.scope",
+// "resources[0].generators[1]"), Source when it names none.
+func (g GTR) at(err error) string {
+	var es render.Errors
+	if !errors.As(err, &es) || len(es) == 0 || es[0].Origin == "" || g.item.Doc == "" {
+		return g.Source
+	}
+	path := es[0].Origin
+	if !strings.HasPrefix(path, "spec.") {
+		path = "spec." + path
+	}
+	return fmt.Sprintf("%s:%d", g.item.File, g.item.FieldLine(path))
 }
 
 // Snapshot is the offline cluster.
@@ -82,7 +98,7 @@ func New(items []manifest.Item) (*Snapshot, error) {
 			if err != nil {
 				return nil, err
 			}
-			g.Source = it.Source()
+			g.Source, g.item = it.Source(), it
 			s.GTRs = append(s.GTRs, g)
 			continue
 		case gk.Group == tenant.Group && gk.Kind == "Tenant":
@@ -232,6 +248,18 @@ func (s *Snapshot) Namespaced(gvk schema.GroupVersionKind) (bool, error) {
 	return !kinds.ClusterScoped(gk), nil
 }
 
+// ScopeHint implements render.ScopeHinter: a kind neither a CRD in the input
+// nor the built-in table knows was taken as namespaced, which is wrong for a
+// cluster-scoped custom kind such as Capsule's GlobalProxySettings.
+func (s *Snapshot) ScopeHint(gvk schema.GroupVersionKind) string {
+	gk := gvk.GroupKind()
+	if _, ok := s.scope[gk]; ok || kinds.ClusterScoped(gk) || kinds.Covers(gk.Group) {
+		return ""
+	}
+	return fmt.Sprintf("no CustomResourceDefinition in the input defines %s, so it was taken as namespaced; "+
+		"if it is cluster-scoped, add its CustomResourceDefinition to the inputs (kubectl get crd -o yaml lists them)", gk)
+}
+
 // NamespaceOwner implements render.World.
 func (s *Snapshot) NamespaceOwner(namespace string) string { return s.Tenants.Owner(namespace) }
 
@@ -254,4 +282,7 @@ func learnCRD(scope map[schema.GroupKind]bool, crd *unstructured.Unstructured) {
 	}
 }
 
-var _ render.World = (*Snapshot)(nil)
+var (
+	_ render.World       = (*Snapshot)(nil)
+	_ render.ScopeHinter = (*Snapshot)(nil)
+)

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -384,5 +385,76 @@ spec:
 	}
 	if len(res.Warnings) != 0 {
 		t.Errorf("tenantgen's kind: warnings = %q", res.Warnings)
+	}
+}
+
+// What render says when the output may surprise or an error needs its remedy.
+func TestRenderExplains(t *testing.T) {
+	ours := "addons.projectcapsule.dev/v1alpha1"
+	proxy := `apiVersion: addons.projectcapsule.dev/v1alpha1
+kind: GlobalTenantResource
+metadata: {name: proxy}
+spec:
+  scope: Tenant
+  policy: {allowedKinds: [{group: capsule.clastix.io, kind: GlobalProxySettings}]}
+  resources:
+    - rawItems: [{apiVersion: capsule.clastix.io/v1beta2, kind: GlobalProxySettings, metadata: {name: "{{tenant.name}}"}}]
+`
+	crd := "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: globalproxysettings.capsule.clastix.io}\n" +
+		"spec: {group: capsule.clastix.io, scope: Cluster, names: {kind: GlobalProxySettings}}\n"
+	for _, tc := range []struct {
+		name    string
+		streams []string
+		tenant  string
+		errors  []string
+		notes   []string
+		objects []string
+	}{{
+		name:    "a GlobalTenantResource that selects no tenant",
+		streams: []string{"g.yaml", gtrDoc(ours, "none", "\n  tenantSelector: {matchLabels: {tier: gold}}")},
+		notes:   []string{`g.yaml:1: globaltenantresource "none" renders nothing: its tenantSelector (tier=gold) selects no tenant (tenants in the input: solar, wind)`},
+	}, {
+		name:    "one that does not select the tenant asked for",
+		streams: []string{"g.yaml", gtrDoc(ours, "none", "\n  tenantSelector: {matchLabels: {tier: gold}}") + "---\n" + gtrDoc(ours, "all", "")},
+		tenant:  "wind",
+		notes:   []string{`g.yaml:1: globaltenantresource "none" renders nothing: its tenantSelector (tier=gold) does not select tenant "wind"`},
+		objects: []string{"ConfigMap wind-prod/all"},
+	}, {
+		name:    "a bad scope: its error alone, at its line",
+		streams: []string{"g.yaml", "# a comment\n" + gtrDoc(ours, "bad", "t")},
+		errors:  []string{`g.yaml:6: globaltenantresource "bad", spec.scope: unknown scope "Tenantt": use Tenant, Namespace or None`},
+	}, {
+		name:    "an unknown custom kind taken as namespaced: add its CRD",
+		streams: []string{"g.yaml", proxy},
+		tenant:  "solar",
+		errors: []string{`g.yaml:1: globaltenantresource "proxy", tenant "solar", resources[0].rawItems[0], GlobalProxySettings solar: ` +
+			`metadata.namespace is required for a namespaced kind in scope Tenant; no CustomResourceDefinition in the input defines GlobalProxySettings.capsule.clastix.io, ` +
+			`so it was taken as namespaced; if it is cluster-scoped, add its CustomResourceDefinition to the inputs (kubectl get crd -o yaml lists them)`},
+	}, {
+		name:    "with its CRD it renders",
+		streams: []string{"g.yaml", proxy, "crd.yaml", crd},
+		tenant:  "solar",
+		objects: []string{"GlobalProxySettings solar"},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := mustLoad(t, append([]string{"tenants.yaml", tenants}, tc.streams...)...)
+			res, err := s.Render(tc.tenant)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var errs []string
+			for _, e := range res.Errors {
+				errs = append(errs, e.Error())
+			}
+			if diff := cmp.Diff(tc.errors, errs); diff != "" {
+				t.Errorf("errors (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.notes, res.Notes); diff != "" {
+				t.Errorf("notes (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.objects, refs(res.Objects), cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("objects (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
