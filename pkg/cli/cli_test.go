@@ -283,3 +283,93 @@ spec:
 		t.Errorf("test: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 }
+
+func TestTestCommandEdges(t *testing.T) {
+	contexts, err := filepath.Abs("../../contexts/envoy-gateway")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gtr := `apiVersion: addons.projectcapsule.dev/v1alpha1
+kind: GlobalTenantResource
+metadata: {name: cm}
+spec:
+  scope: Tenant
+  resources:
+    - rawItems: [{apiVersion: v1, kind: ConfigMap, metadata: {name: cm, namespace: "tenant-{{tenant.name}}-system"}}]
+`
+	for _, tc := range []struct {
+		name  string
+		files map[string]string // written under a fresh directory; {abs} is replaced by the contexts' absolute path
+		args  []string          // {dir} is replaced by that directory; nil runs in it without arguments
+		code  int
+		want  []string // substrings of stdout and stderr together
+		once  string   // a substring that must appear exactly once
+	}{{
+		name: "an empty directory is named",
+		code: 1,
+		want: []string{"error: no .test.yaml files under . ({dir})"},
+	}, {
+		name:  "a GlobalTenantResource given as a test file",
+		files: map[string]string{"gtr.yaml": gtr},
+		args:  []string{"test", "{dir}/gtr.yaml"},
+		code:  1,
+		want: []string{
+			"{dir}/gtr.yaml is a GlobalTenantResource (addons.projectcapsule.dev/v1alpha1), not a test file. A test file, named *.test.yaml",
+			"    inputs:\n           - gtr.yaml\n",
+			"Then run: tenantgen test {dir}/gtr.test.yaml",
+		},
+	}, {
+		name: "absolute inputs are kept as they are",
+		files: map[string]string{"sub/gtr.yaml": gtr,
+			"sub/gtr.test.yaml": "inputs: [{abs}, gtr.yaml]\ncases:\n  - {name: three, assert: [{kind: ConfigMap, count: 3}]}\n"},
+		args: []string{"test", "{dir}"},
+		want: []string{"1 passed, 0 failed"},
+	}, {
+		name: "a failure shared by every case is printed once",
+		files: map[string]string{"gtr.yaml": strings.Replace(gtr, "scope: Tenant", "scope: Tenant\n  scop: x", 1),
+			"gtr.test.yaml": "inputs: [{abs}, gtr.yaml]\ncases:\n  - {name: one, assert: [{kind: ConfigMap, count: 3}]}\n  - {name: two, assert: [{kind: ConfigMap, count: 1}]}\n"},
+		args: []string{"test", "{dir}"},
+		code: 1,
+		want: []string{
+			"FAIL {dir}/gtr.test.yaml: one\n     render failed:\n     {dir}/gtr.yaml:6: globaltenantresource \"cm\": spec.scop: unknown field\n",
+			"FAIL {dir}/gtr.test.yaml: two\n     the same failure as case \"one\"\n",
+			"0 passed, 2 failed",
+		},
+		once: "spec.scop: unknown field",
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for name, text := range tc.files {
+				path := filepath.Join(dir, name)
+				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, []byte(strings.ReplaceAll(text, "{abs}", contexts)), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			args := []string{"test"}
+			if tc.args == nil {
+				t.Chdir(dir)
+			} else {
+				args = nil
+				for _, a := range tc.args {
+					args = append(args, strings.ReplaceAll(a, "{dir}", dir))
+				}
+			}
+			code, stdout, stderr := run(t, args...)
+			out := stdout + stderr
+			if code != tc.code {
+				t.Errorf("exit %d, want %d:\n%s", code, tc.code, out)
+			}
+			for _, w := range tc.want {
+				if w = strings.ReplaceAll(w, "{dir}", dir); !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+			if tc.once != "" && strings.Count(out, tc.once) != 1 {
+				t.Errorf("%q appears %d times, want once:\n%s", tc.once, strings.Count(out, tc.once), out)
+			}
+		})
+	}
+}
