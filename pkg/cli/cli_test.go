@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/projectcapsule/tenantgen/pkg/version"
 )
@@ -369,6 +370,53 @@ spec:
 			}
 			if tc.once != "" && strings.Count(out, tc.once) != 1 {
 				t.Errorf("%q appears %d times, want once:\n%s", tc.once, strings.Count(out, tc.once), out)
+			}
+		})
+	}
+}
+
+func TestVersionOutput(t *testing.T) {
+	defer func(v string) { version.Version = v }(version.Version)
+	version.Version = "v1.2.3"
+	code, stdout, stderr := run(t, "version", "-o", "json")
+	var info map[string]string
+	if err := json.Unmarshal([]byte(stdout), &info); code != 0 || err != nil {
+		t.Fatalf("-o json: exit %d, %v, stdout %q, stderr %q", code, err, stdout, stderr)
+	}
+	if info["version"] != "v1.2.3" || !strings.HasPrefix(info["goVersion"], "go") || !strings.Contains(info["platform"], "/") {
+		t.Errorf("-o json: %v", info)
+	}
+	code, stdout, _ = run(t, "version", "-o", "yaml")
+	if code != 0 || !strings.Contains(stdout, "version: v1.2.3\n") || !strings.Contains(stdout, "goVersion: go") {
+		t.Errorf("-o yaml: exit %d, %q", code, stdout)
+	}
+	if code, _, stderr := run(t, "version", "-o", "xml"); code != 1 || !strings.Contains(stderr, `-o "xml": use json or yaml`) {
+		t.Errorf("-o xml: exit %d, %q", code, stderr)
+	}
+}
+
+// Shell completion, through the hidden command the completion scripts call.
+func TestCompletion(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string // the values offered, in order
+	}{
+		{"render -o", []string{"render", "-o", ""}, []string{"yaml", "json"}},
+		{"version -o", []string{"version", "-o", ""}, []string{"json", "yaml"}},
+		{"--tenant from the -f inputs", append(append([]string{"render"}, envoyGateway...), "--tenant", ""), []string{"oil", "solar", "wind"}},
+		{"--tenant as far as typed", append(append([]string{"render"}, envoyGateway...), "--tenant", "s"), []string{"solar"}},
+		{"--tenant without readable inputs", []string{"render", "-f", "nope.yaml", "--tenant", ""}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, _ := run(t, append([]string{"__complete"}, tc.args...)...)
+			lines := strings.Split(strings.TrimSpace(stdout), "\n")
+			// The last line is the directive: 4 forbids completing file names.
+			if code != 0 || len(lines) == 0 || lines[len(lines)-1] != ":4" {
+				t.Fatalf("exit %d, stdout %q", code, stdout)
+			}
+			if diff := cmp.Diff(tc.want, lines[:len(lines)-1], cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("values (-want +got):\n%s", diff)
 			}
 		})
 	}
