@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/spf13/pflag"
 
 	"github.com/projectcapsule/tenantgen/pkg/version"
 )
@@ -419,5 +420,47 @@ func TestCompletion(t *testing.T) {
 				t.Errorf("values (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// The controller takes controller-runtime's logging flags, as kubebuilder
+// scaffolds them.
+func TestControllerLogFlags(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		args        []string
+		dev         bool
+		info, debug bool // whether V(0) and V(1) log
+	}{
+		{"default: info", nil, false, true, false},
+		{"--zap-log-level=debug", []string{"--zap-log-level=debug"}, false, true, true},
+		{"--zap-log-level=error", []string{"--zap-log-level=error"}, false, false, false},
+		{"--zap-log-level=2 (verbosity)", []string{"--zap-log-level=2"}, false, true, true},
+		{"--zap-devel means debug", []string{"--zap-devel"}, false, true, true},
+		{"--dev-logs is --zap-devel", nil, true, true, true},
+		{"a level beats --dev-logs", []string{"--zap-log-level=info"}, true, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+			opts := bindLogFlags(fs)
+			if err := fs.Parse(tc.args); err != nil {
+				t.Fatal(err)
+			}
+			l := newLogger(opts, tc.dev)
+			if l.V(0).Enabled() != tc.info || l.V(1).Enabled() != tc.debug {
+				t.Errorf("info %v, debug %v; want %v, %v", l.V(0).Enabled(), l.V(1).Enabled(), tc.info, tc.debug)
+			}
+		})
+	}
+	// A bad value fails before anything connects to a cluster.
+	code, _, stderr := run(t, "controller", "--zap-log-level=loud")
+	if code != 1 || !strings.Contains(stderr, `invalid argument "loud" for "--zap-log-level" flag: invalid log level "loud"`) {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+	code, stdout, _ := run(t, "controller", "--help")
+	for _, flag := range []string{"--zap-log-level level", "--zap-devel", "--zap-encoder", "--dev-logs"} {
+		if code != 0 || !strings.Contains(stdout, flag) {
+			t.Errorf("help lacks %s", flag)
+		}
 	}
 }
