@@ -464,3 +464,47 @@ func TestControllerLogFlags(t *testing.T) {
 		}
 	}
 }
+
+// What render says about input a new user gets wrong.
+func TestRenderInputMistakes(t *testing.T) {
+	gtr := func(apiVersion, kind, name, extra string) string {
+		return "apiVersion: " + apiVersion + "\nkind: " + kind + "\nmetadata:\n  name: " + name + "\nspec:\n  scope: Tenant" + extra +
+			"\n  resources:\n    - rawItems: [{apiVersion: v1, kind: ConfigMap, metadata: {name: " + name + ", namespace: \"tenant-{{tenant.name}}-system\"}}]\n"
+	}
+	ours := "addons.projectcapsule.dev/v1alpha1"
+	for _, tc := range []struct {
+		name   string
+		second string // a second GlobalTenantResource, beside a good one
+		code   int
+		stderr string // the whole of stderr, {f} for the second file's path
+	}{
+		{"a misspelt kind", gtr(ours, "GlobalTenantResorce", "typo", ""), 1,
+			"error: {f}:2: GlobalTenantResorce \"typo\": kind \"GlobalTenantResorce\" is not a kind of addons.projectcapsule.dev; its kinds are GlobalTenantResource, TenantInventory\n"},
+		{"a version not served", gtr("addons.projectcapsule.dev/v1alpha2", "GlobalTenantResource", "v2", ""), 1,
+			"error: {f}:1: GlobalTenantResource \"v2\": apiVersion \"addons.projectcapsule.dev/v1alpha2\" is not served: addons.projectcapsule.dev serves version v1alpha1 only\n"},
+		{"an unknown field", gtr(ours, "GlobalTenantResource", "unk", "\n  scop: Tenant"), 1,
+			"error: {f}:7: globaltenantresource \"unk\": spec.scop: unknown field\n"},
+		{"a duration without a unit", gtr(ours, "GlobalTenantResource", "resync", "\n  resyncPeriod: 30"), 1,
+			"error: {f}:7: globaltenantresource \"resync\": spec.resyncPeriod: 30 is not a duration; write e.g. 30s\n"},
+		{"selects no tenant: a note, exit 0", gtr(ours, "GlobalTenantResource", "nobody", "\n  tenantSelector: {matchLabels: {tier: gold}}"), 0,
+			"note: {f}:1: globaltenantresource \"nobody\" renders nothing: its tenantSelector (tier=gold) selects no tenant (tenants in the input: oil, solar, wind)\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			good, second := filepath.Join(dir, "good.yaml"), filepath.Join(dir, "second.yaml")
+			if err := os.WriteFile(good, []byte(gtr(ours, "GlobalTenantResource", "good", "")), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(second, []byte(tc.second), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			code, stdout, stderr := run(t, "render", "-f", "../../contexts/envoy-gateway", "-f", good, "-f", second)
+			if want := strings.ReplaceAll(tc.stderr, "{f}", second); code != tc.code || stderr != want {
+				t.Errorf("exit %d, stderr:\n%s\nwant exit %d, stderr:\n%s", code, stderr, tc.code, want)
+			}
+			if rendered := strings.Contains(stdout, "name: good\n"); rendered != (tc.code == 0) {
+				t.Errorf("the good GlobalTenantResource rendered: %v, stdout:\n%s", rendered, stdout)
+			}
+		})
+	}
+}
