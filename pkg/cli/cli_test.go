@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/spf13/pflag"
 
 	"github.com/projectcapsule/tenantgen/pkg/version"
 )
@@ -281,5 +283,228 @@ spec:
 	}
 	if code, stdout, stderr := run(t, "test", dir); code != 0 || !strings.Contains(stdout, "1 passed, 0 failed") {
 		t.Errorf("test: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
+
+func TestTestCommandEdges(t *testing.T) {
+	contexts, err := filepath.Abs("../../contexts/envoy-gateway")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gtr := `apiVersion: addons.projectcapsule.dev/v1alpha1
+kind: GlobalTenantResource
+metadata: {name: cm}
+spec:
+  scope: Tenant
+  resources:
+    - rawItems: [{apiVersion: v1, kind: ConfigMap, metadata: {name: cm, namespace: "tenant-{{tenant.name}}-system"}}]
+`
+	for _, tc := range []struct {
+		name  string
+		files map[string]string // written under a fresh directory; {abs} is replaced by the contexts' absolute path
+		args  []string          // {dir} is replaced by that directory; nil runs in it without arguments
+		code  int
+		want  []string // substrings of stdout and stderr together
+		once  string   // a substring that must appear exactly once
+	}{{
+		name: "an empty directory is named",
+		code: 1,
+		want: []string{"error: no .test.yaml files under . ({dir})"},
+	}, {
+		name:  "a GlobalTenantResource given as a test file",
+		files: map[string]string{"gtr.yaml": gtr},
+		args:  []string{"test", "{dir}/gtr.yaml"},
+		code:  1,
+		want: []string{
+			"{dir}/gtr.yaml is a GlobalTenantResource (addons.projectcapsule.dev/v1alpha1), not a test file. A test file, named *.test.yaml",
+			"    inputs:\n           - gtr.yaml\n",
+			"Then run: tenantgen test {dir}/gtr.test.yaml",
+		},
+	}, {
+		name: "absolute inputs are kept as they are",
+		files: map[string]string{"sub/gtr.yaml": gtr,
+			"sub/gtr.test.yaml": "inputs: [{abs}, gtr.yaml]\ncases:\n  - {name: three, assert: [{kind: ConfigMap, count: 3}]}\n"},
+		args: []string{"test", "{dir}"},
+		want: []string{"1 passed, 0 failed"},
+	}, {
+		name: "a failure shared by every case is printed once",
+		files: map[string]string{"gtr.yaml": strings.Replace(gtr, "scope: Tenant", "scope: Tenant\n  scop: x", 1),
+			"gtr.test.yaml": "inputs: [{abs}, gtr.yaml]\ncases:\n  - {name: one, assert: [{kind: ConfigMap, count: 3}]}\n  - {name: two, assert: [{kind: ConfigMap, count: 1}]}\n"},
+		args: []string{"test", "{dir}"},
+		code: 1,
+		want: []string{
+			"FAIL {dir}/gtr.test.yaml: one\n     render failed:\n     {dir}/gtr.yaml:6: globaltenantresource \"cm\": spec.scop: unknown field\n",
+			"FAIL {dir}/gtr.test.yaml: two\n     the same failure as case \"one\"\n",
+			"0 passed, 2 failed",
+		},
+		once: "spec.scop: unknown field",
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for name, text := range tc.files {
+				path := filepath.Join(dir, name)
+				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, []byte(strings.ReplaceAll(text, "{abs}", contexts)), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			args := []string{"test"}
+			if tc.args == nil {
+				t.Chdir(dir)
+			} else {
+				args = nil
+				for _, a := range tc.args {
+					args = append(args, strings.ReplaceAll(a, "{dir}", dir))
+				}
+			}
+			code, stdout, stderr := run(t, args...)
+			out := stdout + stderr
+			if code != tc.code {
+				t.Errorf("exit %d, want %d:\n%s", code, tc.code, out)
+			}
+			for _, w := range tc.want {
+				if w = strings.ReplaceAll(w, "{dir}", dir); !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+			if tc.once != "" && strings.Count(out, tc.once) != 1 {
+				t.Errorf("%q appears %d times, want once:\n%s", tc.once, strings.Count(out, tc.once), out)
+			}
+		})
+	}
+}
+
+func TestVersionOutput(t *testing.T) {
+	defer func(v string) { version.Version = v }(version.Version)
+	version.Version = "v1.2.3"
+	code, stdout, stderr := run(t, "version", "-o", "json")
+	var info map[string]string
+	if err := json.Unmarshal([]byte(stdout), &info); code != 0 || err != nil {
+		t.Fatalf("-o json: exit %d, %v, stdout %q, stderr %q", code, err, stdout, stderr)
+	}
+	if info["version"] != "v1.2.3" || !strings.HasPrefix(info["goVersion"], "go") || !strings.Contains(info["platform"], "/") {
+		t.Errorf("-o json: %v", info)
+	}
+	code, stdout, _ = run(t, "version", "-o", "yaml")
+	if code != 0 || !strings.Contains(stdout, "version: v1.2.3\n") || !strings.Contains(stdout, "goVersion: go") {
+		t.Errorf("-o yaml: exit %d, %q", code, stdout)
+	}
+	if code, _, stderr := run(t, "version", "-o", "xml"); code != 1 || !strings.Contains(stderr, `-o "xml": use json or yaml`) {
+		t.Errorf("-o xml: exit %d, %q", code, stderr)
+	}
+}
+
+// Shell completion, through the hidden command the completion scripts call.
+func TestCompletion(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string // the values offered, in order
+	}{
+		{"render -o", []string{"render", "-o", ""}, []string{"yaml", "json"}},
+		{"version -o", []string{"version", "-o", ""}, []string{"json", "yaml"}},
+		{"--tenant from the -f inputs", append(append([]string{"render"}, envoyGateway...), "--tenant", ""), []string{"oil", "solar", "wind"}},
+		{"--tenant as far as typed", append(append([]string{"render"}, envoyGateway...), "--tenant", "s"), []string{"solar"}},
+		{"--tenant without readable inputs", []string{"render", "-f", "nope.yaml", "--tenant", ""}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, _ := run(t, append([]string{"__complete"}, tc.args...)...)
+			lines := strings.Split(strings.TrimSpace(stdout), "\n")
+			// The last line is the directive: 4 forbids completing file names.
+			if code != 0 || len(lines) == 0 || lines[len(lines)-1] != ":4" {
+				t.Fatalf("exit %d, stdout %q", code, stdout)
+			}
+			if diff := cmp.Diff(tc.want, lines[:len(lines)-1], cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("values (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// The controller takes controller-runtime's logging flags, as kubebuilder
+// scaffolds them.
+func TestControllerLogFlags(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		args        []string
+		dev         bool
+		info, debug bool // whether V(0) and V(1) log
+	}{
+		{"default: info", nil, false, true, false},
+		{"--zap-log-level=debug", []string{"--zap-log-level=debug"}, false, true, true},
+		{"--zap-log-level=error", []string{"--zap-log-level=error"}, false, false, false},
+		{"--zap-log-level=2 (verbosity)", []string{"--zap-log-level=2"}, false, true, true},
+		{"--zap-devel means debug", []string{"--zap-devel"}, false, true, true},
+		{"--dev-logs is --zap-devel", nil, true, true, true},
+		{"a level beats --dev-logs", []string{"--zap-log-level=info"}, true, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+			opts := bindLogFlags(fs)
+			if err := fs.Parse(tc.args); err != nil {
+				t.Fatal(err)
+			}
+			l := newLogger(opts, tc.dev)
+			if l.V(0).Enabled() != tc.info || l.V(1).Enabled() != tc.debug {
+				t.Errorf("info %v, debug %v; want %v, %v", l.V(0).Enabled(), l.V(1).Enabled(), tc.info, tc.debug)
+			}
+		})
+	}
+	// A bad value fails before anything connects to a cluster.
+	code, _, stderr := run(t, "controller", "--zap-log-level=loud")
+	if code != 1 || !strings.Contains(stderr, `invalid argument "loud" for "--zap-log-level" flag: invalid log level "loud"`) {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+	code, stdout, _ := run(t, "controller", "--help")
+	for _, flag := range []string{"--zap-log-level level", "--zap-devel", "--zap-encoder", "--dev-logs"} {
+		if code != 0 || !strings.Contains(stdout, flag) {
+			t.Errorf("help lacks %s", flag)
+		}
+	}
+}
+
+// What render says about input a new user gets wrong.
+func TestRenderInputMistakes(t *testing.T) {
+	gtr := func(apiVersion, kind, name, extra string) string {
+		return "apiVersion: " + apiVersion + "\nkind: " + kind + "\nmetadata:\n  name: " + name + "\nspec:\n  scope: Tenant" + extra +
+			"\n  resources:\n    - rawItems: [{apiVersion: v1, kind: ConfigMap, metadata: {name: " + name + ", namespace: \"tenant-{{tenant.name}}-system\"}}]\n"
+	}
+	ours := "addons.projectcapsule.dev/v1alpha1"
+	for _, tc := range []struct {
+		name   string
+		second string // a second GlobalTenantResource, beside a good one
+		code   int
+		stderr string // the whole of stderr, {f} for the second file's path
+	}{
+		{"a misspelt kind", gtr(ours, "GlobalTenantResorce", "typo", ""), 1,
+			"error: {f}:2: GlobalTenantResorce \"typo\": kind \"GlobalTenantResorce\" is not a kind of addons.projectcapsule.dev; its kinds are GlobalTenantResource, TenantInventory\n"},
+		{"a version not served", gtr("addons.projectcapsule.dev/v1alpha2", "GlobalTenantResource", "v2", ""), 1,
+			"error: {f}:1: GlobalTenantResource \"v2\": apiVersion \"addons.projectcapsule.dev/v1alpha2\" is not served: addons.projectcapsule.dev serves version v1alpha1 only\n"},
+		{"an unknown field", gtr(ours, "GlobalTenantResource", "unk", "\n  scop: Tenant"), 1,
+			"error: {f}:7: globaltenantresource \"unk\": spec.scop: unknown field\n"},
+		{"a duration without a unit", gtr(ours, "GlobalTenantResource", "resync", "\n  resyncPeriod: 30"), 1,
+			"error: {f}:7: globaltenantresource \"resync\": spec.resyncPeriod: 30 is not a duration; write e.g. 30s\n"},
+		{"selects no tenant: a note, exit 0", gtr(ours, "GlobalTenantResource", "nobody", "\n  tenantSelector: {matchLabels: {tier: gold}}"), 0,
+			"note: {f}:1: globaltenantresource \"nobody\" renders nothing: its tenantSelector (tier=gold) selects no tenant (tenants in the input: oil, solar, wind)\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			good, second := filepath.Join(dir, "good.yaml"), filepath.Join(dir, "second.yaml")
+			if err := os.WriteFile(good, []byte(gtr(ours, "GlobalTenantResource", "good", "")), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(second, []byte(tc.second), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			code, stdout, stderr := run(t, "render", "-f", "../../contexts/envoy-gateway", "-f", good, "-f", second)
+			if want := strings.ReplaceAll(tc.stderr, "{f}", second); code != tc.code || stderr != want {
+				t.Errorf("exit %d, stderr:\n%s\nwant exit %d, stderr:\n%s", code, stderr, tc.code, want)
+			}
+			if rendered := strings.Contains(stdout, "name: good\n"); rendered != (tc.code == 0) {
+				t.Errorf("the good GlobalTenantResource rendered: %v, stdout:\n%s", rendered, stdout)
+			}
+		})
 	}
 }

@@ -14,6 +14,7 @@ func newControllerCommand() *cobra.Command {
 		kubeconfig string
 		opts       controller.ManagerOptions
 		devLogs    bool
+		logOpts    *zap.Options
 	)
 	cmd := &cobra.Command{
 		Use:   "controller",
@@ -24,11 +25,14 @@ context objects or generated objects change, and at the jittered resync period.`
 		Example: `  # Against the current kubeconfig context, one replica
   tenantgen controller --leader-elect=false
 
+  # Debug logs, human-readable
+  tenantgen controller --leader-elect=false --zap-devel --zap-log-level=debug
+
   # In a cluster (the Helm chart does this)
   tenantgen controller --leader-elect --metrics-bind-address=:8080 --health-probe-bind-address=:8081`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctrl.SetLogger(zap.New(zap.UseDevMode(devLogs)))
+			ctrl.SetLogger(newLogger(logOpts, devLogs))
 			rules := clientcmd.NewDefaultClientConfigLoadingRules()
 			rules.ExplicitPath = kubeconfig
 			cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
@@ -52,6 +56,7 @@ context objects or generated objects change, and at the jittered resync period.`
 	f.IntVar(&opts.Workers, "workers", 4, "GlobalTenantResource × tenant pairs reconciled concurrently")
 	f.Float32Var(&opts.QPS, "kube-api-qps", 100, "requests per second to the apiserver")
 	f.IntVar(&opts.Burst, "kube-api-burst", 200, "burst of requests to the apiserver")
-	f.BoolVar(&devLogs, "dev-logs", false, "human-readable logs instead of JSON")
+	f.BoolVar(&devLogs, "dev-logs", false, "human-readable logs instead of JSON (the same as --zap-devel)")
+	logOpts = bindLogFlags(f)
 	return cmd
 }

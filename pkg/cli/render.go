@@ -67,6 +67,9 @@ code is then 1, and the tenants that did render are still printed.`,
 			for _, w := range res.Warnings {
 				fmt.Fprintln(stderr, "warning:", w)
 			}
+			for _, n := range res.Notes {
+				fmt.Fprintln(stderr, "note:", n)
+			}
 			out, err := snapshot.Format(output, res.Objects)
 			if err != nil {
 				return err
@@ -86,5 +89,9 @@ code is then 1, and the tenants that did render are still printed.`,
 	cmd.Flags().StringArrayVarP(&files, "filename", "f", nil, "file or directory of YAML files (repeatable; - reads stdin)")
 	cmd.Flags().StringVar(&only, "tenant", "", "render only this tenant (scope None resources are skipped)")
 	cmd.Flags().StringVarP(&output, "output", "o", "yaml", "output format: yaml or json")
+	completeValues(cmd, "output", "yaml", "json")
+	if err := cmd.RegisterFlagCompletionFunc("tenant", completeTenants(&files)); err != nil {
+		panic(err) // only for a flag that does not exist
+	}
 	return cmd
 }

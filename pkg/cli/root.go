@@ -8,8 +8,6 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
-
-	"github.com/projectcapsule/tenantgen/pkg/version"
 )
 
 // exitError carries an exit code for errors already reported on stderr.
@@ -51,16 +49,4 @@ longer renders. The same render core runs offline in 'tenantgen render'.`,
 	}
 	root.AddCommand(newRenderCommand(), newTestCommand(), newConvertCommand(), newControllerCommand(), newVersionCommand())
 	return root
-}
-
-func newVersionCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "version",
-		Short: "Print the version of tenantgen",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprintln(cmd.OutOrStdout(), version.String())
-			return nil
-		},
-	}
 }

@@ -4,7 +4,11 @@
 // other kind as namespaced.
 package kinds
 
-import "k8s.io/apimachinery/pkg/runtime/schema"
+import (
+	"strings"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
 
 // ClusterScoped reports whether gk is a known cluster-scoped kind.
 func ClusterScoped(gk schema.GroupKind) bool { return clusterScoped[gk] }
@@ -38,4 +42,14 @@ func init() {
 	} {
 		clusterScoped[schema.ParseGroupKind(gk)] = true
 	}
+}
+
+// Covers reports whether the table knows every cluster-scoped kind of a
+// group, so that any other kind of it is surely namespaced: Kubernetes' own
+// groups ("" and the ones without a dot, *.k8s.io, which includes Gateway
+// API), cert-manager's and tenantgen's. Offline code takes a kind of any other group as
+// namespaced without knowing, and says so when that is what fails.
+func Covers(group string) bool {
+	return !strings.Contains(group, ".") || strings.HasSuffix(group, ".k8s.io") ||
+		group == "cert-manager.io" || group == "acme.cert-manager.io" || group == "addons.projectcapsule.dev"
 }

@@ -18,3 +18,14 @@ func TestClusterScoped(t *testing.T) {
 		}
 	}
 }
+
+func TestCovers(t *testing.T) {
+	for group, want := range map[string]bool{
+		"": true, "apps": true, "rbac.authorization.k8s.io": true, "gateway.networking.k8s.io": true, "cert-manager.io": true,
+		"addons.projectcapsule.dev": true, "capsule.clastix.io": false, "example.com": false,
+	} {
+		if got := Covers(group); got != want {
+			t.Errorf("Covers(%q) = %v, want %v", group, got, want)
+		}
+	}
+}

@@ -18,6 +18,23 @@ type Item struct {
 	Object *unstructured.Unstructured
 	File   string
 	Line   int
+	// Doc is the text of the document the object was read from (it starts on
+	// Line), kept so that an error about one field can point at that field's
+	// own line (see FieldLine). It slices the file's text: no copy.
+	Doc string
+	// Path locates the object in Doc: "" for a document that is the object,
+	// "items[3]" for a member of a List.
+	Path string
+}
+
+// FieldLine is the line of the file on which a field of the object (a path
+// such as "spec.resources[0].template") is written, or the nearest enclosing
+// one that is; Line when none is.
+func (it Item) FieldLine(path string) int {
+	if it.Path != "" {
+		path = strings.TrimSuffix(it.Path+"."+path, ".")
+	}
+	return FieldLine(it.Doc, it.Line, path)
 }
 
 // Source is "file:line".
@@ -68,14 +85,14 @@ func ReadStream(name, data string) ([]Item, error) {
 				return nil, fmt.Errorf("%s:%d: %w", name, doc.Line, err)
 			}
 			for i := range list.Items {
-				items = append(items, Item{Object: &list.Items[i], File: name, Line: doc.Line})
+				items = append(items, Item{Object: &list.Items[i], File: name, Line: doc.Line, Doc: doc.Text, Path: "items[" + strconv.Itoa(i) + "]"})
 			}
 			continue
 		}
 		if err := checkIdentity(doc, u); err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
-		items = append(items, Item{Object: u, File: name, Line: doc.Line})
+		items = append(items, Item{Object: u, File: name, Line: doc.Line, Doc: doc.Text})
 	}
 	return items, nil
 }

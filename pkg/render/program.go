@@ -121,7 +121,11 @@ func Compile(gtr *v1alpha1.GlobalTenantResource) (*Program, error) {
 	switch p.scope {
 	case v1alpha1.ScopeTenant, v1alpha1.ScopeNamespace, v1alpha1.ScopeNone:
 	default:
+		// Everything after depends on the scope (which placeholders exist,
+		// what the policy allows): checked against a wrong one it would add
+		// errors that are not the user's.
 		fail("spec.scope", "unknown scope %q: use Tenant, Namespace or None", spec.Scope)
+		return nil, errs
 	}
 	if l := spec.Limits.MaxObjectsPerTenant; l != nil {
 		p.maxObjects = int(*l)

@@ -405,7 +405,13 @@ func (r *run) place(b *block, tg target, origin string, u *unstructured.Unstruct
 	case tg.ns != nil:
 		u.SetNamespace(tg.ns.Name) // scope Namespace forces the target namespace
 	case u.GetNamespace() == "":
-		fail("metadata.namespace is required for a namespaced kind in scope %s", r.p.scope)
+		msg := fmt.Sprintf("metadata.namespace is required for a namespaced kind in scope %s", r.p.scope)
+		if h, ok := r.w.(ScopeHinter); ok {
+			if hint := h.ScopeHint(gvk); hint != "" {
+				msg += "; " + hint
+			}
+		}
+		fail("%s", msg)
 		return
 	}
 	// Where an object may land is the policy's to say (see enforce); a

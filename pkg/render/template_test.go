@@ -226,6 +226,8 @@ resources:
 func TestCompileRejects(t *testing.T) {
 	for _, tc := range []struct{ spec, origin, msg string }{
 		{"scope: Cluster\nresources: []", "spec.scope", `unknown scope "Cluster"`},
+		// Only the scope's error: checked as scope None, the placeholder would fail too.
+		{"scope: Tenantt\nresources:\n  - rawItems: [{apiVersion: v1, kind: ConfigMap, metadata: {name: \"{{tenant.name}}\", namespace: x}}]", "spec.scope", `unknown scope "Tenantt"`},
 		{"scope: Tenant\nresources:\n  - generators: [{template: x, missingKey: maybe}]", "resources[0].generators[0]", `missingKey "maybe"`},
 		{"scope: Tenant\nresources:\n  - generators: [{template: \"a\\n{{ if }}\"}]", "resources[0].generators[0]", "missing value for if"},
 		{"scope: Tenant\nresources:\n  - context: {resources: [{index: tenant, apiVersion: v1, kind: ConfigMap}]}", "resources[0].context.resources[0]", `index "tenant" is reserved`},

@@ -24,3 +24,12 @@ type World interface {
 	// NamespaceOwner returns the tenant a namespace belongs to, "" for none.
 	NamespaceOwner(namespace string) string
 }
+
+// ScopeHinter is implemented by a World that assumes the scope of kinds it
+// cannot look up (offline, without discovery). ScopeHint says, for such a
+// kind, how to tell the World its real scope ("" for a kind whose scope it
+// knows), so that "metadata.namespace is required" for a kind that is in
+// fact cluster-scoped comes with its remedy.
+type ScopeHinter interface {
+	ScopeHint(gvk schema.GroupVersionKind) string
+}

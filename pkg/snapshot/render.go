@@ -2,8 +2,11 @@ package snapshot
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/projectcapsule/tenantgen/pkg/api/v1alpha1"
 	"github.com/projectcapsule/tenantgen/pkg/render"
@@ -18,6 +21,9 @@ type Result struct {
 	Errors []error
 	// Warnings do not fail the render but deserve a look.
 	Warnings []string
+	// Notes explain an output that may surprise: a GlobalTenantResource
+	// that selects no tenant renders nothing, which is not an error.
+	Notes []string
 }
 
 // Render renders every GlobalTenantResource for every tenant it selects. With
@@ -47,7 +53,7 @@ func (s *Snapshot) Render(onlyTenant string) (*Result, error) {
 		}
 		p, err := render.Compile(g.GlobalTenantResource)
 		if err != nil {
-			res.Errors = append(res.Errors, fmt.Errorf("%s: %w", g.Source, err))
+			res.Errors = append(res.Errors, fmt.Errorf("%s: %w", g.at(err), err))
 			continue
 		}
 		var outs []*render.Output
@@ -68,6 +74,9 @@ func (s *Snapshot) Render(onlyTenant string) (*Result, error) {
 				outs = append(outs, out)
 			}
 		} else {
+			if !slices.ContainsFunc(tenants, p.Selects) {
+				res.Notes = append(res.Notes, s.selectsNone(g, onlyTenant))
+			}
 			for _, t := range tenants {
 				if !p.Selects(t) {
 					continue
@@ -101,6 +110,26 @@ func (s *Snapshot) Render(onlyTenant string) (*Result, error) {
 	render.Sort(res.Objects)
 	res.Warnings = append(res.Warnings, s.missingNamespaces(res.Objects)...)
 	return res, nil
+}
+
+// selectsNone says that a GlobalTenantResource renders nothing because its
+// tenantSelector matches no tenant of the input (or not the one asked for).
+func (s *Snapshot) selectsNone(g GTR, onlyTenant string) string {
+	sel := metav1.FormatLabelSelector(&g.Spec.TenantSelector)
+	if onlyTenant != "" {
+		return fmt.Sprintf("%s: globaltenantresource %q renders nothing: its tenantSelector (%s) does not select tenant %q",
+			g.Source, g.Name, sel, onlyTenant)
+	}
+	var names []string
+	for _, t := range s.Tenants.Tenants() {
+		names = append(names, t.Name)
+	}
+	have := "the input has no tenant"
+	if len(names) > 0 {
+		have = "tenants in the input: " + strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s: globaltenantresource %q renders nothing: its tenantSelector (%s) selects no tenant (%s)",
+		g.Source, g.Name, sel, have)
 }
 
 // missingNamespaces warns about target namespaces that neither exist in the

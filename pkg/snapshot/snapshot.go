@@ -5,8 +5,8 @@
 package snapshot
 
 import (
-	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	sigsjson "sigs.k8s.io/json"
 
 	"github.com/projectcapsule/tenantgen/pkg/api/v1alpha1"
 	"github.com/projectcapsule/tenantgen/pkg/convert"
@@ -34,6 +35,22 @@ type GTR struct {
 	// Defaults names Capsule's defaults applied to a Capsule manifest where they
 	// differ from tenantgen's (missingKey zero, optional true).
 	Defaults string
+
+	item manifest.Item
+}
+
+// at is "file:line" of the field an error names by Origin ("spec.scope",
+// "resources[0].generators[1]"), Source when it names none.
+func (g GTR) at(err error) string {
+	var es render.Errors
+	if !errors.As(err, &es) || len(es) == 0 || es[0].Origin == "" || g.item.Doc == "" {
+		return g.Source
+	}
+	path := es[0].Origin
+	if !strings.HasPrefix(path, "spec.") {
+		path = "spec." + path
+	}
+	return fmt.Sprintf("%s:%d", g.item.File, g.item.FieldLine(path))
 }
 
 // Snapshot is the offline cluster.
@@ -72,13 +89,16 @@ func New(items []manifest.Item) (*Snapshot, error) {
 			return nil, fmt.Errorf("%s: %s is also defined at %s", it.Source(), id, first)
 		}
 		seen[id] = it.Source()
+		if err := checkKind(it, gk); err != nil {
+			return nil, err
+		}
 		switch {
 		case gk == ourGTR || gk == capsuleGTR:
-			g, err := decodeGTR(u, gk == capsuleGTR)
+			g, err := decodeGTR(it, gk == capsuleGTR)
 			if err != nil {
-				return nil, fmt.Errorf("%s: globaltenantresource %q: %w", it.Source(), u.GetName(), err)
+				return nil, err
 			}
-			g.Source = it.Source()
+			g.Source, g.item = it.Source(), it
 			s.GTRs = append(s.GTRs, g)
 			continue
 		case gk.Group == tenant.Group && gk.Kind == "Tenant":
@@ -109,7 +129,17 @@ func (s *Snapshot) add(gk schema.GroupKind, u *unstructured.Unstructured) {
 	byNS[u.GetNamespace()] = append(byNS[u.GetNamespace()], u)
 }
 
-func decodeGTR(u *unstructured.Unstructured, capsule bool) (GTR, error) {
+// decodeGTR decodes a GlobalTenantResource as the apiserver would (field
+// names are case-sensitive, unknown fields are refused) and reports each
+// problem at the line of the field concerned, which it names by path.
+func decodeGTR(it manifest.Item, capsule bool) (GTR, error) {
+	u := it.Object
+	at := func(path string) string {
+		return fmt.Sprintf("%s:%d: globaltenantresource %q", it.File, it.FieldLine(path), u.GetName())
+	}
+	if path, msg := badDuration(u.Object); path != "" {
+		return GTR{}, fmt.Errorf("%s: %s: %s", at(path), path, msg)
+	}
 	obj := u.Object
 	var defaults []convert.Note
 	if capsule {
@@ -123,19 +153,41 @@ func decodeGTR(u *unstructured.Unstructured, capsule bool) (GTR, error) {
 	if err != nil {
 		return GTR{}, err
 	}
+	// encoding/json names the field of a type error (spec.scope); the
+	// strict decoder below does not.
+	if err := json.Unmarshal(raw, &v1alpha1.GlobalTenantResource{}); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return GTR{}, fmt.Errorf("%s: %s: got %s, want %s", at(te.Field), te.Field, article(te.Value), describe(te.Type))
+		}
+		return GTR{}, fmt.Errorf("%s: %w", at(""), err)
+	}
 	var g v1alpha1.GlobalTenantResource
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
 	out := GTR{GlobalTenantResource: &g}
-	if err := dec.Decode(&g); err != nil {
+	// sigs.k8s.io/json is the apiserver's decoder: it names every unknown
+	// field by its whole path (spec.resources[0].scop), where encoding/json
+	// names only the first one, without its path.
+	unknown, err := sigsjson.UnmarshalStrict(raw, &g, sigsjson.DisallowUnknownFields)
+	if err != nil {
+		return GTR{}, fmt.Errorf("%s: %w", at(""), err)
+	}
+	if len(unknown) > 0 {
 		if !capsule {
-			return GTR{}, err
+			errs := make([]error, len(unknown))
+			for i, e := range unknown {
+				path := fieldPath(e)
+				errs[i] = fmt.Errorf("%s: %s: unknown field", at(path), path)
+			}
+			return GTR{}, errors.Join(errs...)
 		}
-		out.Warning = fmt.Sprintf("ignored what tenantgen does not implement: %v", err)
-		g = v1alpha1.GlobalTenantResource{}
-		if err := json.Unmarshal(raw, &g); err != nil {
-			return GTR{}, err
+		// Capsule may have fields tenantgen does not implement: say which
+		// are ignored, and where.
+		parts := make([]string, len(unknown))
+		for i, e := range unknown {
+			path := fieldPath(e)
+			parts[i] = fmt.Sprintf("%s (line %d)", path, it.FieldLine(path))
 		}
+		out.Warning = "ignored what tenantgen does not implement: " + strings.Join(parts, ", ")
 	}
 	g.APIVersion, g.Kind = v1alpha1.GroupVersion.String(), "GlobalTenantResource"
 	if len(defaults) > 0 {
@@ -146,6 +198,15 @@ func decodeGTR(u *unstructured.Unstructured, capsule bool) (GTR, error) {
 		out.Defaults = "applied Capsule's defaults (it is a capsule.clastix.io GlobalTenantResource): " + strings.Join(parts, "; ")
 	}
 	return out, nil
+}
+
+// fieldPath is the path of a strict decoding error's field.
+func fieldPath(err error) string {
+	var fe sigsjson.FieldError
+	if errors.As(err, &fe) {
+		return fe.FieldPath()
+	}
+	return err.Error()
 }
 
 // List implements render.World. Objects match by group and kind: a file holds
@@ -187,6 +248,18 @@ func (s *Snapshot) Namespaced(gvk schema.GroupVersionKind) (bool, error) {
 	return !kinds.ClusterScoped(gk), nil
 }
 
+// ScopeHint implements render.ScopeHinter: a kind neither a CRD in the input
+// nor the built-in table knows was taken as namespaced, which is wrong for a
+// cluster-scoped custom kind such as Capsule's GlobalProxySettings.
+func (s *Snapshot) ScopeHint(gvk schema.GroupVersionKind) string {
+	gk := gvk.GroupKind()
+	if _, ok := s.scope[gk]; ok || kinds.ClusterScoped(gk) || kinds.Covers(gk.Group) {
+		return ""
+	}
+	return fmt.Sprintf("no CustomResourceDefinition in the input defines %s, so it was taken as namespaced; "+
+		"if it is cluster-scoped, add its CustomResourceDefinition to the inputs (kubectl get crd -o yaml lists them)", gk)
+}
+
 // NamespaceOwner implements render.World.
 func (s *Snapshot) NamespaceOwner(namespace string) string { return s.Tenants.Owner(namespace) }
 
@@ -209,4 +282,7 @@ func learnCRD(scope map[schema.GroupKind]bool, crd *unstructured.Unstructured) {
 	}
 }
 
-var _ render.World = (*Snapshot)(nil)
+var (
+	_ render.World       = (*Snapshot)(nil)
+	_ render.ScopeHinter = (*Snapshot)(nil)
+)

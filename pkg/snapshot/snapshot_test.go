@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -89,7 +90,7 @@ func TestCapsuleGTR(t *testing.T) {
 		t.Fatalf("GTRs = %v", s.GTRs)
 	}
 	g := s.GTRs[0]
-	if g.Source != "gtrs.yaml:1" || g.APIVersion != "addons.projectcapsule.dev/v1alpha1" || !strings.Contains(g.Warning, `unknown field "notImplemented"`) {
+	if g.Source != "gtrs.yaml:1" || g.APIVersion != "addons.projectcapsule.dev/v1alpha1" || !strings.Contains(g.Warning, `spec.notImplemented (line 7)`) {
 		t.Errorf("source %q, apiVersion %q, warning %q", g.Source, g.APIVersion, g.Warning)
 	}
 	res, err := s.Render("")
@@ -111,8 +112,24 @@ func TestLoadErrors(t *testing.T) {
 		streams []string
 		want    string
 	}{
-		{"an unknown field in ours", []string{"a.yaml", "---\n" + gtrDoc(ours, "x", "\n  notImplemented: true")},
-			`a.yaml:2: globaltenantresource "x": json: unknown field "notImplemented"`},
+		{"an unknown field in ours, at its line", []string{"a.yaml", "---\n" + gtrDoc(ours, "x", "\n  notImplemented: true")},
+			`a.yaml:7: globaltenantresource "x": spec.notImplemented: unknown field`},
+		{"unknown fields deep down, each with its path", []string{"a.yaml", gtrDoc(ours, "x", "\n  limits: {maxObjectsPerTenant: 3, bogus: 1}") + "      generatrs: []\n"},
+			"a.yaml:6: globaltenantresource \"x\": spec.limits.bogus: unknown field\na.yaml:9: globaltenantresource \"x\": spec.resources[0].generatrs: unknown field"},
+		{"field names are case-sensitive, as in the apiserver", []string{"a.yaml", gtrDoc(ours, "x", "\n  Cordoned: true")},
+			`a.yaml:6: globaltenantresource "x": spec.Cordoned: unknown field`},
+		{"a duration without a unit", []string{"a.yaml", gtrDoc(ours, "x", "\n  resyncPeriod: 30")},
+			`a.yaml:6: globaltenantresource "x": spec.resyncPeriod: 30 is not a duration; write e.g. 30s`},
+		{"a duration that does not parse", []string{"a.yaml", gtrDoc(ours, "x", "\n  limits:\n    renderTimeout: soon")},
+			`a.yaml:7: globaltenantresource "x": spec.limits.renderTimeout: "soon" is not a duration; write e.g. 30s, 5m or 1h30m`},
+		{"a value of the wrong type", []string{"a.yaml", gtrDoc(ours, "x", "\n  cordoned: \"yes\"")},
+			`a.yaml:6: globaltenantresource "x": spec.cordoned: got a string, want true or false`},
+		{"a misspelt kind of our group", []string{"a.yaml", "---\n" + strings.Replace(gtrDoc(ours, "x", ""), "GlobalTenantResource", "GlobalTenantResorce", 1)},
+			`a.yaml:3: GlobalTenantResorce "x": kind "GlobalTenantResorce" is not a kind of addons.projectcapsule.dev; its kinds are GlobalTenantResource, TenantInventory`},
+		{"a version we do not serve", []string{"a.yaml", gtrDoc("addons.projectcapsule.dev/v1alpha2", "x", "")},
+			`a.yaml:1: GlobalTenantResource "x": apiVersion "addons.projectcapsule.dev/v1alpha2" is not served: addons.projectcapsule.dev serves version v1alpha1 only`},
+		{"a Capsule version we do not read", []string{"a.yaml", gtrDoc("capsule.clastix.io/v1beta1", "x", "")},
+			`a.yaml:1: GlobalTenantResource "x": apiVersion "capsule.clastix.io/v1beta1": tenantgen reads Capsule's GlobalTenantResource as capsule.clastix.io/v1beta2`},
 		{"the same name twice", []string{"a.yaml", gtrDoc(ours, "x", ""), "b.yaml", "---\n---\n" + gtrDoc("capsule.clastix.io/v1beta2", "x", "")},
 			`GlobalTenantResource.addons.projectcapsule.dev x is also defined at a.yaml`},
 	} {
@@ -368,5 +385,76 @@ spec:
 	}
 	if len(res.Warnings) != 0 {
 		t.Errorf("tenantgen's kind: warnings = %q", res.Warnings)
+	}
+}
+
+// What render says when the output may surprise or an error needs its remedy.
+func TestRenderExplains(t *testing.T) {
+	ours := "addons.projectcapsule.dev/v1alpha1"
+	proxy := `apiVersion: addons.projectcapsule.dev/v1alpha1
+kind: GlobalTenantResource
+metadata: {name: proxy}
+spec:
+  scope: Tenant
+  policy: {allowedKinds: [{group: capsule.clastix.io, kind: GlobalProxySettings}]}
+  resources:
+    - rawItems: [{apiVersion: capsule.clastix.io/v1beta2, kind: GlobalProxySettings, metadata: {name: "{{tenant.name}}"}}]
+`
+	crd := "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: globalproxysettings.capsule.clastix.io}\n" +
+		"spec: {group: capsule.clastix.io, scope: Cluster, names: {kind: GlobalProxySettings}}\n"
+	for _, tc := range []struct {
+		name    string
+		streams []string
+		tenant  string
+		errors  []string
+		notes   []string
+		objects []string
+	}{{
+		name:    "a GlobalTenantResource that selects no tenant",
+		streams: []string{"g.yaml", gtrDoc(ours, "none", "\n  tenantSelector: {matchLabels: {tier: gold}}")},
+		notes:   []string{`g.yaml:1: globaltenantresource "none" renders nothing: its tenantSelector (tier=gold) selects no tenant (tenants in the input: solar, wind)`},
+	}, {
+		name:    "one that does not select the tenant asked for",
+		streams: []string{"g.yaml", gtrDoc(ours, "none", "\n  tenantSelector: {matchLabels: {tier: gold}}") + "---\n" + gtrDoc(ours, "all", "")},
+		tenant:  "wind",
+		notes:   []string{`g.yaml:1: globaltenantresource "none" renders nothing: its tenantSelector (tier=gold) does not select tenant "wind"`},
+		objects: []string{"ConfigMap wind-prod/all"},
+	}, {
+		name:    "a bad scope: its error alone, at its line",
+		streams: []string{"g.yaml", "# a comment\n" + gtrDoc(ours, "bad", "t")},
+		errors:  []string{`g.yaml:6: globaltenantresource "bad", spec.scope: unknown scope "Tenantt": use Tenant, Namespace or None`},
+	}, {
+		name:    "an unknown custom kind taken as namespaced: add its CRD",
+		streams: []string{"g.yaml", proxy},
+		tenant:  "solar",
+		errors: []string{`g.yaml:1: globaltenantresource "proxy", tenant "solar", resources[0].rawItems[0], GlobalProxySettings solar: ` +
+			`metadata.namespace is required for a namespaced kind in scope Tenant; no CustomResourceDefinition in the input defines GlobalProxySettings.capsule.clastix.io, ` +
+			`so it was taken as namespaced; if it is cluster-scoped, add its CustomResourceDefinition to the inputs (kubectl get crd -o yaml lists them)`},
+	}, {
+		name:    "with its CRD it renders",
+		streams: []string{"g.yaml", proxy, "crd.yaml", crd},
+		tenant:  "solar",
+		objects: []string{"GlobalProxySettings solar"},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := mustLoad(t, append([]string{"tenants.yaml", tenants}, tc.streams...)...)
+			res, err := s.Render(tc.tenant)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var errs []string
+			for _, e := range res.Errors {
+				errs = append(errs, e.Error())
+			}
+			if diff := cmp.Diff(tc.errors, errs); diff != "" {
+				t.Errorf("errors (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.notes, res.Notes); diff != "" {
+				t.Errorf("notes (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.objects, refs(res.Objects), cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("objects (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

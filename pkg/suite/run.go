@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 
 	"github.com/pmezard/go-difflib/difflib"
@@ -28,12 +29,15 @@ type Summary struct {
 // Run runs every test file under paths and reports to w.
 func Run(paths []string, opts Options, w io.Writer) (Summary, error) {
 	var sum Summary
+	if len(paths) == 0 {
+		paths = []string{"."}
+	}
 	files, err := Find(paths)
 	if err != nil {
 		return sum, err
 	}
 	if len(files) == 0 {
-		return sum, fmt.Errorf("no %s files under %s", FileSuffix, strings.Join(paths, ", "))
+		return sum, fmt.Errorf("no %s files under %s", FileSuffix, describePaths(paths))
 	}
 	for _, path := range files {
 		f, err := Load(path)
@@ -42,11 +46,18 @@ func Run(paths []string, opts Options, w io.Writer) (Summary, error) {
 			fmt.Fprintf(w, "FAIL %s\n%s\n", path, indent(err.Error()))
 			continue
 		}
+		// A broken input or GlobalTenantResource fails every case alike:
+		// it is printed once, and the cases after refer to the first.
+		failedFirst := map[string]string{} // problem -> first case that had it
+		warned := map[string]bool{}
 		for i := range f.Cases {
 			c := &f.Cases[i]
 			problem, warnings := f.run(c, opts)
 			for _, warning := range warnings {
-				fmt.Fprintf(w, "warn %s: %s\n%s\n", path, c.Name, indent(warning))
+				if !warned[warning] {
+					warned[warning] = true
+					fmt.Fprintf(w, "warn %s: %s\n%s\n", path, c.Name, indent(warning))
+				}
 			}
 			if problem == "" {
 				sum.Passed++
@@ -56,6 +67,11 @@ func Run(paths []string, opts Options, w io.Writer) (Summary, error) {
 				continue
 			}
 			sum.Failed++
+			if first, seen := failedFirst[problem]; seen {
+				fmt.Fprintf(w, "FAIL %s: %s\n%s\n", path, c.Name, indent(fmt.Sprintf("the same failure as case %q", first)))
+				continue
+			}
+			failedFirst[problem] = c.Name
 			fmt.Fprintf(w, "FAIL %s: %s\n%s\n", path, c.Name, indent(problem))
 		}
 	}
@@ -142,6 +158,19 @@ func (f *File) golden(c *Case, objs []render.Object, update bool) string {
 		FromFile: path + " (golden)", ToFile: "rendered", Context: 3,
 	})
 	return "output differs from the golden file (run `tenantgen test --update` to accept it):\n" + diff
+}
+
+// describePaths names the searched paths for a message, each relative one
+// with its absolute form: "." alone does not say where a run looked.
+func describePaths(paths []string) string {
+	out := make([]string, len(paths))
+	for i, p := range paths {
+		out[i] = p
+		if abs, err := filepath.Abs(p); err == nil && abs != p {
+			out[i] += " (" + abs + ")"
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 func joinErrors(errs []error) string {

@@ -24,7 +24,8 @@ const FileSuffix = ".test.yaml"
 type File struct {
 	// Name describes the file's subject; defaults to the file name.
 	Name string `json:"name,omitempty"`
-	// Inputs are files or directories (relative to the test file) loaded for
+	// Inputs are files or directories (relative to the test file unless
+	// absolute) loaded for
 	// every case: fixtures from contexts/, the GlobalTenantResource under test.
 	Inputs []string `json:"inputs,omitempty"`
 	// Objects are inline objects loaded for every case.
@@ -58,6 +59,9 @@ func Load(path string) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := notATestFile(path, data); err != nil {
+		return nil, err
+	}
 	var f File
 	if err := yaml.UnmarshalStrict(data, &f); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -86,6 +90,37 @@ func Load(path string) (*File, error) {
 		}
 	}
 	return &f, nil
+}
+
+// notATestFile refuses, with what to write instead, a Kubernetes object
+// given where a test file belongs (`tenantgen test gtr.yaml`): strict
+// decoding would only say `unknown field "apiVersion"`.
+func notATestFile(path string, data []byte) error {
+	var head struct {
+		APIVersion string `json:"apiVersion"`
+		Kind       string `json:"kind"`
+	}
+	if yaml.Unmarshal(data, &head) != nil || head.Kind == "" {
+		return nil
+	}
+	what := head.Kind
+	if head.APIVersion != "" {
+		what += " (" + head.APIVersion + ")"
+	}
+	return fmt.Errorf(`%s is a %s, not a test file. A test file, named *%s, loads it and checks what it renders, e.g.:
+
+    # %s%s
+    inputs:
+      - %s
+      - ../contexts/envoy-gateway   # tenants, namespaces and context objects
+    cases:
+      - name: every tenant gets its ConfigMap
+        assert:
+          - {kind: ConfigMap, count: 2}
+
+Then run: tenantgen test %s%s`,
+		path, what, FileSuffix, strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)), FileSuffix, filepath.Base(path),
+		strings.TrimSuffix(path, filepath.Ext(path)), FileSuffix)
 }
 
 // Find returns the test files under the given paths, sorted.
@@ -127,7 +162,10 @@ func (f *File) Items(c *Case) ([]manifest.Item, error) {
 	dir := filepath.Dir(f.path)
 	var paths []string
 	for _, in := range append(append([]string(nil), f.Inputs...), c.Inputs...) {
-		paths = append(paths, filepath.Join(dir, in))
+		if !filepath.IsAbs(in) {
+			in = filepath.Join(dir, in)
+		}
+		paths = append(paths, in)
 	}
 	items, err := manifest.ReadPaths(paths)
 	if err != nil {
