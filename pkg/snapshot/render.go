@@ -18,7 +18,15 @@ type Result struct {
 	Errors []error
 	// Warnings do not fail the render but deserve a look.
 	Warnings []string
+	// Pairs are the GlobalTenantResource × tenant pairs that rendered without
+	// error (tenant "" in scope None), in render order. What such a pair's
+	// inventory lists and its render no longer produces is what the
+	// controller would prune; a failed pair prunes nothing.
+	Pairs []Pair
 }
+
+// Pair is one GlobalTenantResource × tenant.
+type Pair struct{ GTR, Tenant string }
 
 // Render renders every GlobalTenantResource for every tenant it selects. With
 // onlyTenant set, only that tenant's renders run (scope None is skipped). A
@@ -66,6 +74,7 @@ func (s *Snapshot) Render(onlyTenant string) (*Result, error) {
 				res.Errors = append(res.Errors, fmt.Errorf("%s: %w", g.Source, err))
 			} else {
 				outs = append(outs, out)
+				res.Pairs = append(res.Pairs, Pair{GTR: g.Name})
 			}
 		} else {
 			for _, t := range tenants {
@@ -78,6 +87,7 @@ func (s *Snapshot) Render(onlyTenant string) (*Result, error) {
 					continue
 				}
 				outs = append(outs, out)
+				res.Pairs = append(res.Pairs, Pair{GTR: g.Name, Tenant: t.Name})
 			}
 		}
 		for _, out := range outs {
