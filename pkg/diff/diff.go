@@ -89,6 +89,9 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) (int, error) {
 	if err != nil {
 		return ExitError, err
 	}
+	for _, w := range warnings {
+		fmt.Fprintln(o.Stderr, "warning:", w)
+	}
 	if len(snap.GTRs) == 0 {
 		return ExitError, fmt.Errorf("no GlobalTenantResource in %v", o.Files)
 	}
@@ -96,7 +99,7 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) (int, error) {
 	if err != nil {
 		return ExitError, err
 	}
-	for _, w := range append(warnings, res.Warnings...) {
+	for _, w := range res.Warnings {
 		fmt.Fprintln(o.Stderr, "warning:", w)
 	}
 	p := &preview{ctx: ctx, c: c, dry: c.DryRun(), opts: o, errs: res.Errors}

@@ -32,7 +32,7 @@ func builtin(w io.Writer, changes []Change) (int, error) {
 		}
 		from, to := "LIVE/"+ch.File, "MERGED/"+ch.File
 		d, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-			A: difflib.SplitLines(a), B: difflib.SplitLines(b), FromFile: from, ToFile: to, Context: 3,
+			A: lines(a), B: lines(b), FromFile: from, ToFile: to, Context: 3,
 		})
 		if err != nil {
 			return ExitError, err
@@ -93,4 +93,18 @@ func external(o Options, changes []Change) (int, error) {
 		return ee.ExitCode(), fmt.Errorf("KUBECTL_EXTERNAL_DIFF %q failed: %w", o.ExternalDiff, err)
 	}
 	return ExitError, fmt.Errorf("KUBECTL_EXTERNAL_DIFF %q: %w", o.ExternalDiff, err)
+}
+
+// lines splits text into lines that keep their "\n"; "" has none, so a
+// created or deleted object's hunk is "@@ -0,0 +1,N @@" or "@@ -1,N +0,0 @@".
+// (difflib.SplitLines would add an empty last line to every text.)
+func lines(text string) []string {
+	if text == "" {
+		return nil
+	}
+	l := strings.SplitAfter(text, "\n")
+	if l[len(l)-1] == "" {
+		l = l[:len(l)-1]
+	}
+	return l
 }
