@@ -155,7 +155,7 @@ var _ = Describe("tenantgen diff", func() {
 	It("exits above 1 with the render error, naming the tenant and the template line", func() {
 		code, _, errOut := run("diff", "-f", write("broken.yaml", partsGTR(gtrOpts{broken: true})))
 		Expect(code).To(Equal(2))
-		Expect(errOut).To(MatchRegexp(`error: .*broken.yaml:1: globaltenantresource "parts", tenant "oil", resources\[0\].generators\[0\].*line \d+`))
+		Expect(errOut).To(MatchRegexp(`error: .*broken.yaml:1: globaltenantresource "parts", tenant "oil", resources\[0\]\.generators\[0\] line 10: .*map has no entry for key "data"\n.*\n.*\n.*\n.*\n\s*> 10 \|   color: \{\{ required`))
 		Expect(errOut).To(ContainSubstring(`tenant "solar"`))
 		Expect(errOut).NotTo(ContainSubstring("deleted:"), "a failed render prunes nothing")
 	})
