@@ -270,6 +270,13 @@ func Hash(u *unstructured.Unstructured) (string, error) {
 	return hex.EncodeToString(sum[:12]), nil
 }
 
+// CreatedBy reports whether manager applied the object and no other manager
+// wrote it: what Delete requires before it deletes the object of an intent
+// entry (no uid). `tenantgen diff` uses it to predict that decision.
+func CreatedBy(live *unstructured.Unstructured, manager string) bool {
+	return managedBy(live, manager) && onlyManager(live, manager)
+}
+
 func managedBy(live *unstructured.Unstructured, manager string) bool {
 	for _, f := range live.GetManagedFields() {
 		if f.Manager == manager && f.Operation == metav1.ManagedFieldsOperationApply {

@@ -14,10 +14,13 @@
 package brake
 
 import (
+	"fmt"
 	"sort"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/projectcapsule/tenantgen/pkg/api/v1alpha1"
 )
 
 // Defaults of spec.limits.maxDeletions: 10% of the inventory, never fewer
@@ -44,6 +47,12 @@ func Limit(maxDeletions *intstr.IntOrString, total int) int {
 		return DefaultFloor
 	}
 	return max(n, 0)
+}
+
+// ApproveCommand is the command that releases a GlobalTenantResource's held
+// deletions, as the controller's messages and `tenantgen diff` print it.
+func ApproveCommand(gtr string) string {
+	return fmt.Sprintf("kubectl annotate tgr %s %s=true", gtr, v1alpha1.AnnotationApproveDeletions)
 }
 
 // Ledger is the state of one GlobalTenantResource's deletions.

@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -14,6 +17,15 @@ import (
 type exitError struct{ code int }
 
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// codeError is an error to print with an exit code other than 1 (diff's
+// errors exit above 1, as kubectl diff's do).
+type codeError struct {
+	code int
+	err  error
+}
+
+func (e codeError) Error() string { return e.err.Error() }
 
 // Main runs the command line and returns the process exit code.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -24,11 +36,15 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root.SetErr(stderr)
 	err := root.Execute()
 	var ee exitError
+	var ce codeError
 	switch {
 	case err == nil:
 		return 0
 	case errors.As(err, &ee):
 		return ee.code
+	case errors.As(err, &ce):
+		fmt.Fprintln(stderr, "error:", ce.err)
+		return ce.code
 	default:
 		fmt.Fprintln(stderr, "error:", err)
 		return 1
@@ -47,6 +63,23 @@ longer renders. The same render core runs offline in 'tenantgen render'.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	if name := displayName(os.Args[0]); name != "tenantgen" {
+		root.Annotations = map[string]string{cobra.CommandDisplayNameAnnotation: name}
+	}
+	root.AddCommand(newDiffCommand())
 	root.AddCommand(newRenderCommand(), newTestCommand(), newConvertCommand(), newControllerCommand(), newVersionCommand())
 	return root
+}
+
+// displayName is how help and usage name the program: "kubectl tenantgen"
+// when the binary is installed as the kubectl plugin kubectl-tenantgen
+// (kubectl runs a plugin with its path as argv[0]), else "tenantgen".
+func displayName(argv0 string) string {
+	base := strings.TrimSuffix(filepath.Base(argv0), ".exe")
+	if plugin, ok := strings.CutPrefix(base, "kubectl-"); ok && plugin != "" {
+		// kubectl's plugin names: kubectl-foo-bar is "kubectl foo bar",
+		// kubectl-foo_bar is "kubectl foo-bar".
+		return "kubectl " + strings.ReplaceAll(strings.ReplaceAll(plugin, "-", " "), "_", "-")
+	}
+	return "tenantgen"
 }

@@ -202,8 +202,8 @@ func managed(invs map[string]*v1alpha1.TenantInventory, sum map[string]pairSumma
 }
 
 func blockedMessage(gtr string, n, limit int) string {
-	return fmt.Sprintf("%d deletions are held: more than spec.limits.maxDeletions allows at once (%d); release them with `kubectl annotate tgr %s %s=true`",
-		n, limit, gtr, v1alpha1.AnnotationApproveDeletions)
+	return fmt.Sprintf("%d deletions are held: more than spec.limits.maxDeletions allows at once (%d); release them with `%s`",
+		n, limit, brake.ApproveCommand(gtr))
 }
 
 // writeStatus sums up the pairs; it writes only when something changed, so a

@@ -37,8 +37,14 @@ func (it Item) FieldLine(path string) int {
 	return FieldLine(it.Doc, it.Line, path)
 }
 
-// Source is "file:line".
-func (it Item) Source() string { return it.File + ":" + strconv.Itoa(it.Line) }
+// Source is "file:line", or File alone when there is no line (an object read
+// from a cluster, whose File then says where from).
+func (it Item) Source() string {
+	if it.Line == 0 {
+		return it.File
+	}
+	return it.File + ":" + strconv.Itoa(it.Line)
+}
 
 // ReadPaths reads every object of the given files and directories. A directory
 // contributes its *.yaml, *.yml and *.json files, recursively and sorted by

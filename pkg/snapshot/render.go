@@ -24,7 +24,15 @@ type Result struct {
 	// Notes explain an output that may surprise: a GlobalTenantResource
 	// that selects no tenant renders nothing, which is not an error.
 	Notes []string
+	// Pairs are the GlobalTenantResource × tenant pairs that rendered without
+	// error (tenant "" in scope None), in render order. What such a pair's
+	// inventory lists and its render no longer produces is what the
+	// controller would prune; a failed pair prunes nothing.
+	Pairs []Pair
 }
+
+// Pair is one GlobalTenantResource × tenant.
+type Pair struct{ GTR, Tenant string }
 
 // Render renders every GlobalTenantResource for every tenant it selects. With
 // onlyTenant set, only that tenant's renders run (scope None is skipped). A
@@ -72,6 +80,7 @@ func (s *Snapshot) Render(onlyTenant string) (*Result, error) {
 				res.Errors = append(res.Errors, fmt.Errorf("%s: %w", g.Source, err))
 			} else {
 				outs = append(outs, out)
+				res.Pairs = append(res.Pairs, Pair{GTR: g.Name})
 			}
 		} else {
 			if !slices.ContainsFunc(tenants, p.Selects) {
@@ -87,6 +96,7 @@ func (s *Snapshot) Render(onlyTenant string) (*Result, error) {
 					continue
 				}
 				outs = append(outs, out)
+				res.Pairs = append(res.Pairs, Pair{GTR: g.Name, Tenant: t.Name})
 			}
 		}
 		for _, out := range outs {

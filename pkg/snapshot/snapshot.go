@@ -61,6 +61,26 @@ type Snapshot struct {
 	objects map[schema.GroupKind]map[string][]*unstructured.Unstructured
 	// scope records what CRDs and objects in the input teach about kinds.
 	scope map[schema.GroupKind]bool
+	// cluster, when set, replaces objects and scope: see Over.
+	cluster Cluster
+}
+
+// Cluster is a live cluster as a render reads it (pkg/cluster reads one): its
+// tenants, the context objects and the scopes of kinds, from discovery.
+type Cluster interface {
+	render.World
+	Tenants() *tenant.Directory
+	// NamespaceExists reports whether the cluster has the namespace.
+	NamespaceExists(name string) bool
+}
+
+// Over makes the snapshot read tenants, namespaces, context and kind scopes
+// from a live cluster; only its GlobalTenantResources still come from the
+// input. `render --kubeconfig` and `diff` render this way, so the loop over
+// GlobalTenantResources and tenants is the same one as offline.
+func (s *Snapshot) Over(c Cluster) {
+	s.cluster = c
+	s.Tenants = c.Tenants()
 }
 
 // capsuleGTR is Capsule's own kind, which tenantgen reads as its own.
@@ -212,6 +232,9 @@ func fieldPath(err error) string {
 // List implements render.World. Objects match by group and kind: a file holds
 // one version of an object, where a cluster would convert between versions.
 func (s *Snapshot) List(gvk schema.GroupVersionKind, namespace string, sel labels.Selector) ([]*unstructured.Unstructured, error) {
+	if s.cluster != nil {
+		return s.cluster.List(gvk, namespace, sel)
+	}
 	byNS := s.objects[gvk.GroupKind()]
 	var out []*unstructured.Unstructured
 	pick := func(objs []*unstructured.Unstructured) {
@@ -241,6 +264,9 @@ func (s *Snapshot) List(gvk schema.GroupVersionKind, namespace string, sel label
 // table of cluster-scoped kinds, and otherwise namespaced. It never returns
 // render.ErrUnknownKind: an offline snapshot cannot tell an unserved kind.
 func (s *Snapshot) Namespaced(gvk schema.GroupVersionKind) (bool, error) {
+	if s.cluster != nil {
+		return s.cluster.Namespaced(gvk)
+	}
 	gk := gvk.GroupKind()
 	if namespaced, ok := s.scope[gk]; ok {
 		return namespaced, nil
@@ -265,6 +291,9 @@ func (s *Snapshot) NamespaceOwner(namespace string) string { return s.Tenants.Ow
 
 // NamespaceKnown reports whether the input has the namespace or a tenant lists it.
 func (s *Snapshot) NamespaceKnown(name string) bool {
+	if s.cluster != nil {
+		return s.cluster.NamespaceExists(name)
+	}
 	for _, ns := range s.objects[tenant.NamespaceGVK.GroupKind()][""] {
 		if ns.GetName() == name {
 			return true
