@@ -508,3 +508,28 @@ func TestRenderInputMistakes(t *testing.T) {
 		})
 	}
 }
+
+// The controller loads its kubeconfig as kubectl does, and --context picks
+// one of its contexts: an unknown one fails before anything starts.
+func TestControllerKubeconfigFlags(t *testing.T) {
+	kubeconfig := filepath.Join(t.TempDir(), "config")
+	if err := os.WriteFile(kubeconfig, []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: a, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: a, user: {token: x}}]
+contexts: [{name: a, context: {cluster: a, user: a}}]
+current-context: a
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := run(t, "controller", "--kubeconfig", kubeconfig, "--context", "nope", "--leader-elect=false")
+	if code != 1 || !strings.Contains(stderr, `context "nope" does not exist`) {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	_, stdout, _ := run(t, "controller", "--help")
+	for _, want := range []string{"--context string", "$KUBECONFIG, then ~/.kube/config, then the in-cluster config", "--zap-log-level"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("controller --help lacks %q", want)
+		}
+	}
+}

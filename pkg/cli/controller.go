@@ -2,16 +2,16 @@ package cli
 
 import (
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/projectcapsule/tenantgen/pkg/cluster"
 	"github.com/projectcapsule/tenantgen/pkg/controller"
 )
 
 func newControllerCommand() *cobra.Command {
 	var (
-		kubeconfig string
+		kubeconfig, kubeContext string
 		opts       controller.ManagerOptions
 		devLogs    bool
 		logOpts    *zap.Options
@@ -33,9 +33,7 @@ context objects or generated objects change, and at the jittered resync period.`
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctrl.SetLogger(newLogger(logOpts, devLogs))
-			rules := clientcmd.NewDefaultClientConfigLoadingRules()
-			rules.ExplicitPath = kubeconfig
-			cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+			cfg, err := cluster.Config(kubeconfig, kubeContext)
 			if err != nil {
 				return err
 			}
@@ -48,7 +46,8 @@ context objects or generated objects change, and at the jittered resync period.`
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster config, then $KUBECONFIG, then ~/.kube/config)")
+	f.StringVar(&kubeconfig, "kubeconfig", "", cluster.KubeconfigHelp)
+	f.StringVar(&kubeContext, "context", "", cluster.ContextHelp)
 	f.StringVar(&opts.MetricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint (0 disables)")
 	f.StringVar(&opts.ProbeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz (0 disables)")
 	f.BoolVar(&opts.LeaderElection, "leader-elect", true, "elect one active replica through a Lease")
