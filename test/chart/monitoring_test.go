@@ -295,20 +295,6 @@ var _ = Describe("the PrometheusRule (prometheusRule.enabled)", Ordered, func() 
 		Expect(err).NotTo(HaveOccurred())
 		Expect(out).To(ContainSubstring("SUCCESS: 5 rules found"))
 	})
-
-	DescribeTable("values.schema.json rejects a bad value",
-		func(values, want string) {
-			f := filepath.Join(GinkgoT().TempDir(), "values.yaml")
-			Expect(os.WriteFile(f, []byte(values), 0o600)).To(Succeed())
-			_, err := templateErr([]string{f})
-			Expect(err).To(HaveOccurred())
-			Expect(err.Error()).To(ContainSubstring(want))
-		},
-		Entry("an unknown alert", "prometheusRule: {rules: {notReddy: {for: 5m}}}", "additional properties 'notReddy' not allowed"),
-		Entry("a for that is no duration", "prometheusRule: {rules: {notReady: {for: 15 minutes}}}", "at '/prometheusRule/rules/notReady/for'"),
-		Entry("an additional rule without expr", "prometheusRule: {additionalRules: [{alert: X}]}", "missing property 'expr'"),
-		Entry("a typo in the dashboard values", "grafanaDashboard: {enable: true}", "additional properties 'enable' not allowed"),
-	)
 })
 
 var _ = Describe("the Grafana dashboard (grafanaDashboard.enabled)", Ordered, func() {

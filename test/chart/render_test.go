@@ -356,6 +356,10 @@ var _ = Describe("values.schema.json and the chart's own checks", func() {
 			Expect(err.Error()).To(ContainSubstring(want))
 		},
 		Entry("a typo in a nested key", "rbac: {broadAcess: true}", "at '/rbac': additional properties 'broadAcess' not allowed"),
+		Entry("an unknown alert", "prometheusRule: {rules: {notReddy: {for: 5m}}}", "additional properties 'notReddy' not allowed"),
+		Entry("a for that is no duration", "prometheusRule: {rules: {notReady: {for: 15 minutes}}}", "at '/prometheusRule/rules/notReady/for'"),
+		Entry("an additional rule without expr", "prometheusRule: {additionalRules: [{alert: X}]}", "missing property 'expr'"),
+		Entry("a typo in the dashboard values", "grafanaDashboard: {enable: true}", "additional properties 'enable' not allowed"),
 		Entry("zero replicas", "replicas: 0", "at '/replicas': minimum: got 0, want 1"),
 		Entry("a wildcard resource", "rbac: {generatedKinds: [{apiGroup: apps, resources: ['*']}]}", "at '/rbac/generatedKinds/0/resources/0'"),
 		Entry("a kind without resources", "rbac: {contextKinds: [{apiGroup: apps}]}", "missing property 'resources'"),

@@ -26,16 +26,9 @@ const manualLabel = "tenantgen-test/status"
 // healthGTR generates, for every tenant of the spec, a Gateway and an Issuer
 // (whose statuses the spec sets) and a ConfigMap (healthy as soon as it exists).
 func healthGTR(id string) *v1alpha1.GlobalTenantResource {
-	return gtrFrom(fmt.Sprintf(`
-apiVersion: addons.projectcapsule.dev/v1alpha1
-kind: GlobalTenantResource
-metadata: {name: %[1]s}
-spec:
-  scope: Tenant
-  resyncPeriod: 1h
-  tenantSelector: {matchLabels: {%[2]s: %[1]s}}
+	return tenantGTR(id, fmt.Sprintf(`
   resources:
-  - additionalMetadata: {labels: {%[3]s: manual}}
+  - additionalMetadata: {labels: {%s: manual}}
     rawItems:
     - apiVersion: gateway.networking.k8s.io/v1
       kind: Gateway
@@ -51,7 +44,21 @@ spec:
       kind: ConfigMap
       metadata: {name: settings, namespace: "tenant-{{tenant.name}}-system"}
       data: {a: b}
-`, id, specLabel, manualLabel))
+`, manualLabel))
+}
+
+// tenantGTR is a GlobalTenantResource of scope Tenant, resync 1h, for the
+// tenants labelled with the spec's id; spec is the rest of its spec, indented.
+func tenantGTR(id, spec string) *v1alpha1.GlobalTenantResource {
+	return gtrFrom(fmt.Sprintf(`
+apiVersion: addons.projectcapsule.dev/v1alpha1
+kind: GlobalTenantResource
+metadata: {name: %[1]s}
+spec:
+  scope: Tenant
+  resyncPeriod: 1h
+  tenantSelector: {matchLabels: {%[2]s: %[1]s}}
+%[3]s`, id, specLabel, spec))
 }
 
 // setConditions writes status.conditions of an object through its status
@@ -194,14 +201,7 @@ var _ = Describe("health of generated objects", func() {
 		id := uniq("cel")
 		t := uniq("cel")
 		createTenant(ctx, tenantFixture{name: t, namespaces: []string{t + "-prod"}, system: true, labels: map[string]string{specLabel: id}})
-		g := gtrFrom(fmt.Sprintf(`
-apiVersion: addons.projectcapsule.dev/v1alpha1
-kind: GlobalTenantResource
-metadata: {name: %[1]s}
-spec:
-  scope: Tenant
-  resyncPeriod: 1h
-  tenantSelector: {matchLabels: {%[2]s: %[1]s}}
+		g := tenantGTR(id, `
   healthChecks:
   - apiVersion: v1
     kind: ConfigMap
@@ -210,7 +210,7 @@ spec:
   resources:
   - rawItems:
     - {apiVersion: v1, kind: ConfigMap, metadata: {name: checked, namespace: "tenant-{{tenant.name}}-system"}, data: {a: b}}
-`, id, specLabel))
+`)
 		createGTR(ctx, g)
 		gtrConditions(ctx, id, time.Now(), 5*time.Second, func(gm Gomega, g *v1alpha1.GlobalTenantResource) {
 			hasCondition(gm, g, v1alpha1.ConditionHealthy, metav1.ConditionUnknown, v1alpha1.ReasonHealthPending, "no health check expression is true yet")
@@ -245,14 +245,7 @@ spec:
 		createTenant(ctx, tenantFixture{name: t, namespaces: []string{t + "-prod"}, system: true, labels: map[string]string{specLabel: id}})
 		pairErrors := map[string]string{"controller": "tenantpair"}
 		before := metricSum("controller_runtime_reconcile_errors_total", pairErrors)
-		createGTR(ctx, gtrFrom(fmt.Sprintf(`
-apiVersion: addons.projectcapsule.dev/v1alpha1
-kind: GlobalTenantResource
-metadata: {name: %[1]s}
-spec:
-  scope: Tenant
-  resyncPeriod: 1h
-  tenantSelector: {matchLabels: {%[2]s: %[1]s}}
+		createGTR(ctx, tenantGTR(id, `
   resources:
   - generators:
     - template: |
@@ -261,7 +254,7 @@ spec:
         metadata: {name: x, namespace: tenant-{{ .tenant.metadata.name }}-system}
         data: {email: {{ required "spec.data.email is required" (dig "spec" "data" "email" "" .tenant) | quote }}}
       missingKey: zero
-`, id, specLabel)))
+`))
 		eventuallyNotReady(ctx, id, v1alpha1.ReasonTenantsFailed, "spec.data.email is required")
 		Eventually(func() float64 { return metricSum("controller_runtime_reconcile_errors_total", pairErrors) }).
 			Should(BeNumerically(">", before))
