@@ -7,7 +7,10 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
 
 	"github.com/projectcapsule/tenantgen/pkg/api/v1alpha1"
 )
@@ -231,5 +234,44 @@ func TestSetConditions(t *testing.T) {
 	}
 	if h := meta.FindStatusCondition(conds, v1alpha1.ConditionHealthy); !h.LastTransitionTime.Equal(&old) || h.Message != "2 objects healthy" {
 		t.Errorf("Healthy kept its status: transition time must stay, message must update: %+v", h)
+	}
+}
+
+// Flux (and kubectl-style tools built on kstatus) read a GlobalTenantResource
+// with kstatus: its conditions must make kstatus say Current when Ready,
+// InProgress while reconciling and Failed when stalled.
+func TestConditionsReadByKstatus(t *testing.T) {
+	gtr := testGTR()
+	key := triggerKey(gtr)
+	cases := map[string]struct {
+		sum  map[string]pairSummary
+		err  error
+		want kstatus.Status
+	}{
+		"ready":   {sum: map[string]pairSummary{"a": {key: key, size: 1, health: healthOf(healthyInv(1))}}, want: kstatus.CurrentStatus},
+		"pending": {sum: map[string]pairSummary{"a": {key: "1/", size: 1}}, want: kstatus.InProgressStatus},
+		"health pending": {sum: map[string]pairSummary{"a": {key: key, size: 1, health: healthOf(
+			inv(metav1.ConditionTrue, "", metav1.ConditionUnknown, 1, "Gateway s/gw: pending", 1))}}, want: kstatus.InProgressStatus},
+		"object failed": {sum: map[string]pairSummary{"a": {key: key, size: 1, health: healthOf(
+			inv(metav1.ConditionTrue, "", metav1.ConditionFalse, 1, "Gateway s/gw: Programmed=False", 1))}}, want: kstatus.FailedStatus},
+		"invalid spec": {err: errors.New("template: unexpected EOF"), want: kstatus.FailedStatus},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			g := gtr.DeepCopy()
+			if tc.sum == nil {
+				tc.sum = map[string]pairSummary{}
+			}
+			g.Status.ObservedGeneration = g.Generation
+			g.Status.Conditions = conditions(g, tallyPairs(g, []string{"a"}, tc.sum, nil), tc.err, heldDeletions{})
+			obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(g)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := kstatus.Compute(&unstructured.Unstructured{Object: obj})
+			if err != nil || res.Status != tc.want {
+				t.Fatalf("kstatus says %v (%v), want %s", res, err, tc.want)
+			}
+		})
 	}
 }
