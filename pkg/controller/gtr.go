@@ -38,6 +38,7 @@ func (c *Controller) reconcileGTR(ctx context.Context, req reconcile.Request) (r
 	if err != nil {
 		return reconcile.Result{}, err
 	}
+	c.store.sweep(gtr, invs)
 	if !gtr.DeletionTimestamp.IsZero() {
 		return c.finalize(ctx, gtr, invs)
 	}

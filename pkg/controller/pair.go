@@ -327,7 +327,10 @@ func (r *pairRun) prune(ctx context.Context, stale []v1alpha1.InventoryEntry) (l
 // its inventory.
 func (r *pairRun) leave(ctx context.Context) (reconcile.Result, error) {
 	if r.inv == nil {
-		r.c.store.forget(r.gtr, r.tenant)
+		// Nothing left. The pair stays known as removed until the cache
+		// no longer lists its inventory (see store.sweep): forgetting it now
+		// would let the next run read the deleted inventory from a lagging
+		// cache and ask to delete its objects a second time.
 		return reconcile.Result{}, nil
 	}
 	left, pending, problems := r.prune(ctx, r.entries())

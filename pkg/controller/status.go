@@ -36,6 +36,12 @@ func tallyPairs(gtr *v1alpha1.GlobalTenantResource, tenants []string, sum map[st
 	firstInProgress := ""
 	for _, name := range tenants {
 		p, known := sum[name]
+		inv := invs[name]
+		if known && p.removed {
+			// A tenant back after its pair was removed: not reconciled yet,
+			// and what the cache may still list is the deleted inventory.
+			known, inv = false, nil
+		}
 		var h pairHealth
 		switch {
 		case known:
@@ -49,7 +55,6 @@ func tallyPairs(gtr *v1alpha1.GlobalTenantResource, tenants []string, sum map[st
 				t.pending++ // not rendered for this spec yet
 			}
 		default:
-			inv := invs[name]
 			cond := (*metav1.Condition)(nil)
 			if inv != nil {
 				cond = meta.FindStatusCondition(inv.Status.Conditions, v1alpha1.ConditionReady)

@@ -149,6 +149,20 @@ func (s *store) forget(gtr *v1alpha1.GlobalTenantResource, tenant string) {
 	st.brake.Forget(tenant)
 }
 
+// sweep forgets the removed pairs whose inventory the cache no longer lists:
+// from then on a read of the cache cannot return the deleted inventory.
+func (s *store) sweep(gtr *v1alpha1.GlobalTenantResource, invs map[string]*v1alpha1.TenantInventory) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.state(gtr)
+	for t, p := range st.pairs {
+		if p.removed && invs[t] == nil && st.inFlight[t] == 0 {
+			delete(st.pairs, t)
+			st.brake.Forget(t)
+		}
+	}
+}
+
 func size(inv *v1alpha1.TenantInventory) int {
 	if inv == nil {
 		return 0
@@ -295,6 +309,7 @@ type pairSummary struct {
 	size, pending   int
 	key             string
 	health          pairHealth
+	removed         bool
 }
 
 // summary returns the pairs this process has reconciled.
@@ -303,7 +318,7 @@ func (s *store) summary(gtr *v1alpha1.GlobalTenantResource) map[string]pairSumma
 	defer s.mu.Unlock()
 	out := map[string]pairSummary{}
 	for t, p := range s.state(gtr).pairs {
-		out[t] = pairSummary{reason: p.reason, problem: p.problem, size: size(p.inv), pending: pendingOf(p.inv), key: p.key, health: healthOf(p.inv)}
+		out[t] = pairSummary{reason: p.reason, problem: p.problem, size: size(p.inv), pending: pendingOf(p.inv), key: p.key, health: healthOf(p.inv), removed: p.removed}
 	}
 	return out
 }

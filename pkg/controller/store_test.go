@@ -87,3 +87,30 @@ func TestStoreInFlight(t *testing.T) {
 		t.Error("not busy after end")
 	}
 }
+
+// A removed pair is remembered until the cache no longer lists its
+// inventory: a run in between must find "removed", not the stale inventory.
+func TestStoreSweep(t *testing.T) {
+	gtr := testGTR()
+	s := newStore()
+	s.record(gtr, "gone", outcome{})
+	s.record(gtr, "kept", outcome{inv: healthyInv(1)})
+	stale := map[string]*v1alpha1.TenantInventory{"gone": healthyInv(3), "kept": healthyInv(1)}
+	s.sweep(gtr, stale)
+	if inv, known := s.inventory(gtr, "gone"); !known || inv != nil {
+		t.Fatalf("while the cache lists it: known=%v inv=%v, want known and nil", known, inv)
+	}
+	if p := s.summary(gtr)["gone"]; !p.removed {
+		t.Error("summary marks it removed")
+	}
+	if got := tallyPairs(gtr, []string{"gone"}, s.summary(gtr), stale); got.ready != 0 || got.pending != 1 {
+		t.Errorf("a tenant back after its pair was removed is pending, got %+v", got)
+	}
+	s.sweep(gtr, map[string]*v1alpha1.TenantInventory{"kept": healthyInv(1)})
+	if _, known := s.inventory(gtr, "gone"); known {
+		t.Error("forgotten once the cache no longer lists it")
+	}
+	if _, known := s.inventory(gtr, "kept"); !known {
+		t.Error("a live pair is never swept")
+	}
+}
