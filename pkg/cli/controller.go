@@ -12,9 +12,9 @@ import (
 func newControllerCommand() *cobra.Command {
 	var (
 		kubeconfig, kubeContext string
-		opts       controller.ManagerOptions
-		devLogs    bool
-		logOpts    *zap.Options
+		opts                    controller.ManagerOptions
+		devLogs                 bool
+		logOpts                 *zap.Options
 	)
 	cmd := &cobra.Command{
 		Use:   "controller",
