@@ -17,13 +17,13 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
 	"github.com/projectcapsule/tenantgen/pkg/api/v1alpha1"
+	"github.com/projectcapsule/tenantgen/pkg/controller"
 	"github.com/projectcapsule/tenantgen/pkg/inventory"
 	"github.com/projectcapsule/tenantgen/pkg/manifest"
 	"github.com/projectcapsule/tenantgen/pkg/render"
@@ -68,18 +68,6 @@ type Cluster struct {
 
 var _ snapshot.Cluster = (*Cluster)(nil)
 
-// Scheme holds the typed objects the Cluster reads: client-go's and tenantgen's.
-func Scheme() *runtime.Scheme {
-	s := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(s); err != nil {
-		panic(err)
-	}
-	if err := v1alpha1.AddToScheme(s); err != nil {
-		panic(err)
-	}
-	return s
-}
-
 // Connect reads the cluster's tenants and namespaces. ctx bounds every
 // later read too.
 func Connect(ctx context.Context, cfg *rest.Config) (*Cluster, error) {
@@ -91,7 +79,7 @@ func Connect(ctx context.Context, cfg *rest.Config) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("discovering the cluster's kinds: %w", err)
 	}
-	cl, err := client.New(cfg, client.Options{Scheme: Scheme(), Mapper: mapper, HTTPClient: hc})
+	cl, err := client.New(cfg, client.Options{Scheme: controller.Scheme(), Mapper: mapper, HTTPClient: hc})
 	if err != nil {
 		return nil, err
 	}
