@@ -88,7 +88,10 @@ test: verify-generated build ## Run every test: unit, golden, template tests, en
 	  go test -timeout 30m ./... && \
 	  echo "==> demo smoke test (TENANTGEN_DEMO_EXIT=1 make demo)" && \
 	  TENANTGEN_DEMO_EXIT=1 go run ./test/demo -tenantgen $(TENANTGEN) >/tmp/tenantgen-demo-smoke.log && \
-	  grep -c '^kind: Gateway$$' /tmp/tenantgen-demo-smoke.log | xargs -I{} echo "demo smoke: {} Gateways generated"
+	  grep -c '^kind: Gateway$$' /tmp/tenantgen-demo-smoke.log | xargs -I{} echo "demo smoke: {} Gateways generated" && \
+	  grep -q 'condition met' /tmp/tenantgen-demo-smoke.log && echo "demo smoke: kubectl wait --for=condition=Ready tgr --all succeeded" && \
+	  if grep -q 'export KUBECONFIG=' /tmp/tenantgen-demo-smoke.log; then \
+	    echo "demo smoke: TENANTGEN_DEMO_EXIT=1 printed a kubeconfig it deletes"; exit 1; fi
 
 .PHONY: demo
 demo: build ## Start a local control plane with the samples, run the controller, print what it generated.
