@@ -88,6 +88,8 @@ type Controller struct {
 	// written (see flush).
 	lastStatus map[string]time.Time
 	retry      *pairRetry
+	// kindsMu serialises the writes of status.generatedKinds (recordKinds).
+	kindsMu sync.Mutex
 	// ownWrites maps a generated object to the resourceVersion our last apply
 	// of it returned, so that the watch event echoing that write does not queue
 	// its pair for a second, no-op render.

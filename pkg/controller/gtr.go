@@ -39,6 +39,13 @@ func (c *Controller) reconcileGTR(ctx context.Context, req reconcile.Request) (r
 		return reconcile.Result{}, err
 	}
 	c.store.sweep(gtr, invs)
+	if !c.store.recovered(gtr) {
+		c.store.setKinds(gtr, gtr.Status.GeneratedKinds)
+		if invs, err = c.recoverUnrecorded(ctx, gtr, invs); err != nil {
+			return reconcile.Result{}, err
+		}
+		c.store.setRecovered(gtr)
+	}
 	if !gtr.DeletionTimestamp.IsZero() {
 		return c.finalize(ctx, gtr, invs)
 	}
@@ -220,6 +227,7 @@ func (c *Controller) writeStatus(ctx context.Context, gtr *v1alpha1.GlobalTenant
 	status.ObservedGeneration = gtr.Generation
 	status.TenantCount = len(selected)
 	status.ServiceAccount = identity
+	status.GeneratedKinds = c.store.kinds(gtr)
 	status.InventorySelector = inventory.Selector(gtr.Name)
 	status.PendingDeletions = held.pending
 	status.Size = t.managed

@@ -61,6 +61,11 @@ func (c *Controller) reconcilePair(ctx context.Context, p Pair) (res reconcile.R
 	if err := c.client.Get(ctx, client.ObjectKey{Name: p.GTR}, gtr); err != nil {
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
+	if !c.store.recovered(gtr) {
+		// The GlobalTenantResource's first reconcile recovers what a previous
+		// process left unrecorded, then queues every pair.
+		return reconcile.Result{}, nil
+	}
 	inv, err := c.inventoryOf(ctx, gtr, p.Tenant)
 	if err != nil {
 		return reconcile.Result{}, err
@@ -165,32 +170,18 @@ func (c *Controller) inventoryOf(ctx context.Context, gtr *v1alpha1.GlobalTenant
 	return inv, nil
 }
 
-// sync applies the rendered objects and prunes the stale ones.
+// sync applies the rendered objects and prunes the stale ones. The
+// inventory is written once, after the applies: an object applied before a
+// crash and not yet listed is found again by its labels (recordKinds and
+// recoverUnrecorded).
 func (r *pairRun) sync(ctx context.Context, objs []render.Object, resync time.Duration) (reconcile.Result, error) {
 	prev := inventory.Index(r.entries())
 	desired := map[string]bool{}
-	var intents []v1alpha1.InventoryEntry
 	for i := range objs {
-		ref := inventory.RefOf(objs[i].Unstructured)
-		id := ref.ID()
-		desired[id] = true
-		// Only new ids: a new apiVersion of a listed object is the same object.
-		if _, ok := prev[id]; !ok {
-			intents = append(intents, inventory.Entry(ref, "", false))
-		}
+		desired[inventory.RefOf(objs[i].Unstructured).ID()] = true
 	}
-	// Record the intent before any object is created: after a crash from here
-	// on, the inventory still lists everything that may exist.
-	if len(intents) > 0 || r.inv == nil {
-		entries := append(r.entries(), intents...)
-		cond := r.condition()
-		if r.inv == nil {
-			cond = metav1.Condition{Type: v1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: v1alpha1.ReasonProgressing,
-				Message: fmt.Sprintf("applying %d objects", len(objs))}
-		}
-		if err := r.save(ctx, entries, r.pending(), cond, nil); err != nil {
-			return r.failed(ctx, v1alpha1.ReasonInventoryFailed, "writing the inventory: "+err.Error())
-		}
+	if err := r.c.recordKinds(ctx, r.gtr, objs); err != nil {
+		return r.failed(ctx, v1alpha1.ReasonInventoryFailed, err.Error())
 	}
 
 	applied, problems, hs := r.applyAll(ctx, objs, prev)
@@ -245,9 +236,9 @@ func (r *pairRun) applyAll(ctx context.Context, objs []render.Object, prev map[s
 			case before != nil && before.Version == ref.Version:
 				entries = append(entries, *before)
 			case before == nil && !res.Sent:
-				// Never written: the intent recorded for it can go.
+				// Never written: nothing to record.
 			default:
-				// An intent: the apply may have gone through before failing.
+				// Unconfirmed (no uid): the apply may have gone through before failing.
 				uid := types.UID("")
 				if before != nil {
 					uid = before.UID

@@ -11,6 +11,7 @@ import (
 
 	"github.com/projectcapsule/tenantgen/pkg/api/v1alpha1"
 	"github.com/projectcapsule/tenantgen/pkg/brake"
+	"github.com/projectcapsule/tenantgen/pkg/inventory"
 	"github.com/projectcapsule/tenantgen/pkg/render"
 )
 
@@ -57,6 +58,12 @@ type gtrState struct {
 	// them (or one could write an inventory after the finalizer was removed),
 	// and queuePairs does not queue them again for the same work.
 	inFlight map[string]int
+	// kinds are the kinds status.generatedKinds lists (as read at recovery,
+	// plus those this process recorded since).
+	kinds []string
+	// recovered is set once the objects a previous process left unrecorded
+	// are in inventories (recoverUnrecorded); no pair runs before.
+	recovered bool
 }
 
 // store holds the gtrStates.
@@ -330,4 +337,45 @@ func (s *store) decideDeletions(gtr *v1alpha1.GlobalTenantResource, limit int, s
 	st := s.state(gtr)
 	d := st.brake.Decide(time.Now(), limit, settled, approved)
 	return d, st.brake.Pending()
+}
+
+// kinds returns the kinds the GlobalTenantResource's status lists.
+func (s *store) kinds(gtr *v1alpha1.GlobalTenantResource) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state(gtr).kinds
+}
+
+// setKinds records the kinds the status lists, never dropping one.
+func (s *store) setKinds(gtr *v1alpha1.GlobalTenantResource, kinds []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.state(gtr)
+	st.kinds = inventory.MergeKinds(st.kinds, kinds)
+}
+
+func (s *store) recovered(gtr *v1alpha1.GlobalTenantResource) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state(gtr).recovered
+}
+
+func (s *store) setRecovered(gtr *v1alpha1.GlobalTenantResource) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.state(gtr).recovered = true
+}
+
+// remember sets the inventory of a pair that has not been reconciled yet
+// (written by recovery): the pair reads it here, not from a cache that may
+// not have seen the write.
+func (s *store) remember(gtr *v1alpha1.GlobalTenantResource, tenant string, inv *v1alpha1.TenantInventory) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.state(gtr)
+	if p := st.pairs[tenant]; p != nil {
+		p.inv = inv
+		return
+	}
+	st.pairs[tenant] = &pairState{inv: inv}
 }

@@ -5,9 +5,11 @@
 // The model keeps every object tenantgen writes small whatever the number of
 // tenants: a GlobalTenantResource keeps only counts, and one inventory holds at
 // most spec.limits.maxObjectsPerTenant entries (≤ 1,000, 100 to 180 bytes each).
-// Entries are recorded as intents (without uid) before an object is first
-// applied, so a crash between the apply and the next inventory write leaves no
-// object unrecorded.
+// An inventory is written once per reconcile, after the applies. A crash
+// between an apply and that write leaves no orphan: the object carries its
+// pair's labels and its kind was recorded in the GlobalTenantResource's
+// status.generatedKinds before it was applied, so the next process finds it
+// (see Unrecorded).
 package inventory
 
 import (

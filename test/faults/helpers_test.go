@@ -143,6 +143,30 @@ func expectNoOrphans(ctx context.Context, gtr string) {
 	}
 }
 
+// expectFindable checks what must hold at any moment, a kill included:
+// every object the GlobalTenantResource's label marks is either listed in
+// an inventory (by uid once recorded) or of a kind its status.generatedKinds
+// lists, where a restarted controller looks for it. It returns how many are
+// in no inventory: what only that search can find.
+func expectFindable(ctx context.Context, gtr string) (unrecorded int) {
+	GinkgoHelper()
+	g := &v1alpha1.GlobalTenantResource{}
+	Expect(k8s.Get(ctx, client.ObjectKey{Name: gtr}, g)).To(Succeed())
+	rec := recorded(ctx, gtr)
+	for key, uid := range generated(ctx, gtr) {
+		got, ok := rec[key]
+		if !ok {
+			Expect(g.Status.GeneratedKinds).To(ContainElement("ConfigMap"), "orphan: %s is in no inventory and its kind is not recorded", key)
+			unrecorded++
+			continue
+		}
+		if got != "" {
+			Expect(got).To(Equal(uid), "%s: the inventory holds another uid", key)
+		}
+	}
+	return unrecorded
+}
+
 func keys[V any](m map[string]V) []string {
 	var out []string
 	for k := range m {

@@ -69,8 +69,11 @@ type TenantInventoryStatus struct {
 	PendingDeletions int `json:"pendingDeletions,omitempty"`
 
 	// Entries are the objects tenantgen manages for this tenant, sorted by id.
-	// An entry without uid is an intent: recorded before its first apply, so
-	// that an object created just before a crash is still found and pruned.
+	// An entry without uid is an object that may exist but whose apply was
+	// never confirmed: a write that failed after it was sent, or an object a
+	// restarted controller found by its labels (see
+	// GlobalTenantResource status.generatedKinds). It counts as created only
+	// when tenantgen's field manager alone wrote it.
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=1000
@@ -85,7 +88,7 @@ type InventoryEntry struct {
 	// Version is the API version the object was applied with.
 	// +kubebuilder:validation:MinLength=1
 	Version string `json:"v"`
-	// UID of the live object; empty while the entry is only an intent.
+	// UID of the live object; empty while the apply is unconfirmed.
 	// +optional
 	UID types.UID `json:"uid,omitempty"`
 	// Adopted marks an object that existed before tenantgen took it over:

@@ -403,6 +403,15 @@ type GlobalTenantResourceStatus struct {
 	// ServiceAccount is the identity actually used for reads and writes.
 	// +optional
 	ServiceAccount string `json:"serviceAccount,omitempty"`
+
+	// GeneratedKinds lists every kind (Kind.group) this GlobalTenantResource
+	// may have written, each recorded before its first apply. With the labels
+	// every generated object carries, it lets a restarted controller find
+	// objects it applied but had not yet listed in an inventory (the ApplySet
+	// pattern of KEP-3659). It only grows while the GlobalTenantResource exists.
+	// +optional
+	// +listType=set
+	GeneratedKinds []string `json:"generatedKinds,omitempty"`
 }
 
 // TenantProblem names a failing tenant.
