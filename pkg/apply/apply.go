@@ -62,7 +62,7 @@ type Request struct {
 	Object       render.Object
 	FieldManager string
 	// Previous is the object's inventory entry from the last reconcile, if any
-	// (possibly an intent, without uid).
+	// (possibly without uid: an apply never confirmed).
 	Previous *v1alpha1.InventoryEntry
 	Adopt    bool
 	Force    bool
@@ -121,8 +121,8 @@ func (a *Applier) Apply(ctx context.Context, req Request) Result {
 			}
 		case managedBy(live, req.FieldManager) && onlyManager(live, req.FieldManager):
 			// Ours, but the inventory has no uid for it yet (the controller
-			// stopped between the intent and the apply's record): nobody else
-			// ever wrote it.
+			// stopped between the apply and the inventory write, and found the
+			// object by its labels): nobody else ever wrote it.
 			res.Ownership = v1alpha1.OwnershipCreated
 		case a.takeOver(ctx, live, req, &res):
 			// Created by Capsule's GlobalTenantResource of the same name: now ours.
@@ -189,9 +189,10 @@ func explain(err error, req Request) error {
 }
 
 // Delete removes an object tenantgen created. The UID precondition makes sure
-// a same-named object that replaced ours is never deleted. An intent entry
-// (no uid: the controller stopped before recording the apply) is deleted only
-// when the live object was written by fieldManager alone, i.e. created by us.
+// a same-named object that replaced ours is never deleted. An entry without
+// uid (an apply never confirmed, or an object found by its labels after a
+// restart) is deleted only when the live object was written by fieldManager
+// alone, i.e. created by us.
 func (a *Applier) Delete(ctx context.Context, e v1alpha1.InventoryEntry, fieldManager string) error {
 	ref, err := inventory.Parse(e)
 	if err != nil {
@@ -271,8 +272,8 @@ func Hash(u *unstructured.Unstructured) (string, error) {
 }
 
 // CreatedBy reports whether manager applied the object and no other manager
-// wrote it: what Delete requires before it deletes the object of an intent
-// entry (no uid). `tenantgen diff` uses it to predict that decision.
+// wrote it: what Delete requires before it deletes the object of an entry
+// without uid. `tenantgen diff` uses it to predict that decision.
 func CreatedBy(live *unstructured.Unstructured, manager string) bool {
 	return managedBy(live, manager) && onlyManager(live, manager)
 }

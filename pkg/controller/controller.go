@@ -207,7 +207,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) (*Controller,
 }
 
 // compactManagedFields keeps who wrote a generated object (what adoption and
-// intents are decided on) and drops which fields each one owns, the larger part.
+// entries without uid are decided on) and drops which fields each one owns, the larger part.
 func compactManagedFields(obj any) (any, error) {
 	if o, ok := obj.(client.Object); ok {
 		if mf := o.GetManagedFields(); len(mf) > 0 {

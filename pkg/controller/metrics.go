@@ -37,7 +37,7 @@ var (
 		Name: "tenantgen_errors_total", Help: "Failed pair reconciles by stage (render, apply).",
 	}, []string{"globaltenantresource", "stage"})
 	inventoryWrites = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "tenantgen_inventory_writes_total", Help: "Writes of TenantInventories (intents and outcomes).",
+		Name: "tenantgen_inventory_writes_total", Help: "Writes of TenantInventories.",
 	}, []string{"globaltenantresource"})
 	deletionsBlocked = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "tenantgen_deletions_blocked", Help: "Deletions the deletion brake holds until approved.",
@@ -54,7 +54,7 @@ var (
 	tenantsUnhealthy = gauge("tenantgen_tenants_unhealthy", "Selected tenants with at least one generated object that is not healthy.")
 	objectsManaged   = gauge("tenantgen_objects_managed", "Objects in the GlobalTenantResource's inventories.")
 	objectsUnhealthy = gauge("tenantgen_objects_unhealthy", "Generated objects that are not healthy (in progress or failed).")
-	inventoryEntries = gauge("tenantgen_inventory_entries", "Entries of the GlobalTenantResource's TenantInventories as the cache has them, intents included.")
+	inventoryEntries = gauge("tenantgen_inventory_entries", "Entries of the GlobalTenantResource's TenantInventories as the cache has them.")
 )
 
 func gauge(name, help string) *prometheus.GaugeVec {

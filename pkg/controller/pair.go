@@ -216,7 +216,7 @@ func (r *pairRun) sync(ctx context.Context, objs []render.Object, resync time.Du
 }
 
 // applyAll applies a pair's objects in order and returns their entries (the
-// previous or intent entry of an object that failed), the failures and the
+// previous entry, or one without uid, of an object that failed), the failures and the
 // health of the objects applied, read from what the writes returned or from
 // the watch cache (no request of its own).
 func (r *pairRun) applyAll(ctx context.Context, objs []render.Object, prev map[string]v1alpha1.InventoryEntry) ([]v1alpha1.InventoryEntry, []string, *health.Summary) {

@@ -62,7 +62,7 @@ func tallyPairs(gtr *v1alpha1.GlobalTenantResource, tenants []string, sum map[st
 			}
 			switch {
 			case cond == nil || cond.Status == metav1.ConditionUnknown || cond.Reason == v1alpha1.ReasonProgressing:
-				t.pending++ // e.g. a pair in flight: its intent is written, its outcome not yet
+				t.pending++ // e.g. an inventory written by recovery whose pair has not run yet
 			case cond.Status == metav1.ConditionTrue:
 				t.ready++
 			default:

@@ -320,7 +320,7 @@ func (p *preview) prunes(g snapshot.GTR, snap *snapshot.Snapshot, rendered map[s
 
 // prune is the change one stale entry makes: nil when the controller would
 // leave the object alone (gone already, replaced by someone else's object,
-// or an intent for an object tenantgen never created).
+// or an entry without uid for an object tenantgen never created).
 func (p *preview) prune(e v1alpha1.InventoryEntry, fm string) (*Change, error) {
 	ref, err := inventory.Parse(e)
 	if err != nil {

@@ -113,7 +113,7 @@ func generated(ctx context.Context, gtr string) map[string]types.UID {
 }
 
 // recorded maps "<namespace>/<name>" of every inventory entry to its uid
-// (empty for an intent).
+// (empty while unconfirmed).
 func recorded(ctx context.Context, gtr string) map[string]types.UID {
 	GinkgoHelper()
 	list := &v1alpha1.TenantInventoryList{}
