@@ -61,6 +61,10 @@ type Snapshot struct {
 	objects map[schema.GroupKind]map[string][]*unstructured.Unstructured
 	// scope records what CRDs and objects in the input teach about kinds.
 	scope map[schema.GroupKind]bool
+	// namespaces are the names of the input's Namespaces: NamespaceKnown is
+	// asked once per rendered object, and a scan per question made a
+	// 10,000-tenant render quadratic (minutes instead of seconds).
+	namespaces map[string]bool
 	// cluster, when set, replaces objects and scope: see Over.
 	cluster Cluster
 }
@@ -93,7 +97,7 @@ var ourGTR = schema.GroupKind{Group: v1alpha1.Group, Kind: "GlobalTenantResource
 // would say); in a Capsule one it is a warning, since Capsule may have fields
 // tenantgen does not implement.
 func New(items []manifest.Item) (*Snapshot, error) {
-	s := &Snapshot{objects: map[schema.GroupKind]map[string][]*unstructured.Unstructured{}, scope: map[schema.GroupKind]bool{}}
+	s := &Snapshot{objects: map[schema.GroupKind]map[string][]*unstructured.Unstructured{}, scope: map[schema.GroupKind]bool{}, namespaces: map[string]bool{}}
 	var tenants, namespaces []*unstructured.Unstructured
 	seen := map[string]string{} // identity -> source
 	for _, it := range items {
@@ -125,6 +129,7 @@ func New(items []manifest.Item) (*Snapshot, error) {
 			tenants = append(tenants, u)
 		case gk == tenant.NamespaceGVK.GroupKind():
 			namespaces = append(namespaces, u)
+			s.namespaces[u.GetName()] = true
 		case gk.Group == "apiextensions.k8s.io" && gk.Kind == "CustomResourceDefinition":
 			learnCRD(s.scope, u)
 		}
@@ -294,12 +299,7 @@ func (s *Snapshot) NamespaceKnown(name string) bool {
 	if s.cluster != nil {
 		return s.cluster.NamespaceExists(name)
 	}
-	for _, ns := range s.objects[tenant.NamespaceGVK.GroupKind()][""] {
-		if ns.GetName() == name {
-			return true
-		}
-	}
-	return s.Tenants.Owner(name) != ""
+	return s.namespaces[name] || s.Tenants.Owner(name) != ""
 }
 
 func learnCRD(scope map[schema.GroupKind]bool, crd *unstructured.Unstructured) {
