@@ -287,6 +287,32 @@ func managedBy(live *unstructured.Unstructured, manager string) bool {
 	return false
 }
 
+// LastWrittenBy reports whether manager's apply is the newest write of the
+// object: its managedFields entry is strictly newer than every other one.
+// The entries' times have one-second resolution, so a tie answers false.
+// The controller uses it to recognise the watch event of its own apply
+// when that event arrives before the apply's response.
+func LastWrittenBy(o metav1.Object, manager string) bool {
+	var ours *metav1.Time
+	for _, f := range o.GetManagedFields() {
+		if f.Manager == manager && f.Operation == metav1.ManagedFieldsOperationApply && f.Subresource == "" {
+			ours = f.Time
+		}
+	}
+	if ours == nil {
+		return false
+	}
+	for _, f := range o.GetManagedFields() {
+		if f.Manager == manager && f.Operation == metav1.ManagedFieldsOperationApply && f.Subresource == "" {
+			continue
+		}
+		if f.Time == nil || !ours.After(f.Time.Time) {
+			return false
+		}
+	}
+	return true
+}
+
 // onlyManager reports whether every write to the object's main resource came
 // from manager (status writes by the object's own controller do not count).
 func onlyManager(live *unstructured.Unstructured, manager string) bool {

@@ -3,7 +3,9 @@ package apply
 import (
 	"strings"
 	"testing"
+	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
@@ -69,5 +71,34 @@ func TestHashIsStableAndSensitive(t *testing.T) {
 	delete(v.Object["data"].(map[string]any), "b")
 	if h3, _ := Hash(v); h3 == h1 {
 		t.Fatal("removing a field did not change the hash")
+	}
+}
+
+func TestLastWrittenBy(t *testing.T) {
+	at := func(s int) *metav1.Time { tm := metav1.NewTime(time.Unix(int64(1_800_000_000+s), 0)); return &tm }
+	const us = "tenantgen/g/t"
+	entry := func(manager string, op metav1.ManagedFieldsOperationType, sub string, tm *metav1.Time) metav1.ManagedFieldsEntry {
+		return metav1.ManagedFieldsEntry{Manager: manager, Operation: op, Subresource: sub, Time: tm}
+	}
+	for _, tc := range []struct {
+		name string
+		mf   []metav1.ManagedFieldsEntry
+		want bool
+	}{
+		{"only our apply", []metav1.ManagedFieldsEntry{entry(us, metav1.ManagedFieldsOperationApply, "", at(0))}, true},
+		{"our apply after a status write", []metav1.ManagedFieldsEntry{entry(us, metav1.ManagedFieldsOperationApply, "", at(5)), entry("envoy-gateway", metav1.ManagedFieldsOperationUpdate, "status", at(3))}, true},
+		{"a status write after our apply", []metav1.ManagedFieldsEntry{entry(us, metav1.ManagedFieldsOperationApply, "", at(3)), entry("envoy-gateway", metav1.ManagedFieldsOperationUpdate, "status", at(5))}, false},
+		{"a tie within the second", []metav1.ManagedFieldsEntry{entry(us, metav1.ManagedFieldsOperationApply, "", at(3)), entry("kubectl-edit", metav1.ManagedFieldsOperationUpdate, "", at(3))}, false},
+		{"an edit after our apply", []metav1.ManagedFieldsEntry{entry(us, metav1.ManagedFieldsOperationApply, "", at(3)), entry("kubectl-edit", metav1.ManagedFieldsOperationUpdate, "", at(4))}, false},
+		{"another pair's apply", []metav1.ManagedFieldsEntry{entry("tenantgen/g/other", metav1.ManagedFieldsOperationApply, "", at(3))}, false},
+		{"our manager with an update only", []metav1.ManagedFieldsEntry{entry(us, metav1.ManagedFieldsOperationUpdate, "", at(3))}, false},
+		{"an entry without time", []metav1.ManagedFieldsEntry{entry(us, metav1.ManagedFieldsOperationApply, "", at(3)), entry("x", metav1.ManagedFieldsOperationUpdate, "", nil)}, false},
+		{"no managed fields", nil, false},
+	} {
+		u := &unstructured.Unstructured{Object: map[string]any{}}
+		u.SetManagedFields(tc.mf)
+		if got := LastWrittenBy(u, us); got != tc.want {
+			t.Errorf("%s: LastWrittenBy = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
