@@ -74,6 +74,8 @@ var _ = Describe("the inventory: one TenantInventory per tenant", func() {
 		Expect(g.Status.ReadyTenants).To(Equal(3))
 		Expect(g.Status.Size).To(Equal(6))
 		Expect(g.Status.InventorySelector).To(Equal(v1alpha1.LabelGlobalTenantResource + "=" + id))
+		// Where a restarted controller looks for objects a crash left unrecorded.
+		Expect(g.Status.GeneratedKinds).To(Equal([]string{"ConfigMap"}))
 		live := uids(ctx, tenants, 2)
 		invs := inventories(ctx, id)
 		Expect(invs).To(HaveLen(3))
