@@ -195,7 +195,8 @@ func (c *Cluster) GTRs() ([]manifest.Item, error) {
 // Inventories returns the TenantInventories of a GlobalTenantResource, by
 // tenant ("" in scope None). An inventory whose name and label match but
 // whose spec names another pair (a name collision) is left out, as the
-// controller leaves it.
+// controller leaves it. Objects a crash left unrecorded are added as
+// entries without uid, where the controller's next start puts them.
 func (c *Cluster) Inventories(gtr string) (map[string]*v1alpha1.TenantInventory, error) {
 	list := &v1alpha1.TenantInventoryList{}
 	if err := c.Client.List(c.ctx, list, client.MatchingLabels{v1alpha1.LabelGlobalTenantResource: gtr}); err != nil {
@@ -211,7 +212,55 @@ func (c *Cluster) Inventories(gtr string) (map[string]*v1alpha1.TenantInventory,
 			out[inv.Spec.Tenant] = inv
 		}
 	}
+	found, err := c.unrecorded(gtr, out)
+	if err != nil {
+		return nil, err
+	}
+	for t, entries := range found {
+		inv := out[t]
+		if inv == nil {
+			inv = &v1alpha1.TenantInventory{Spec: v1alpha1.TenantInventorySpec{GlobalTenantResource: gtr, Tenant: t}}
+		} else {
+			inv = inv.DeepCopy()
+		}
+		inv.Status.Entries = append(inv.Status.Entries, entries...)
+		out[t] = inv
+	}
 	return out, nil
+}
+
+// unrecorded finds what the controller's next start adds to the inventories
+// (see inventory.Unrecorded): objects of the kinds the live
+// GlobalTenantResource's status.generatedKinds lists, carrying its label,
+// that no inventory lists because a crash came between their apply and the
+// inventory write. A diff shows their prune as the controller would do it.
+func (c *Cluster) unrecorded(gtr string, invs map[string]*v1alpha1.TenantInventory) (map[string][]v1alpha1.InventoryEntry, error) {
+	g := &v1alpha1.GlobalTenantResource{}
+	if err := c.Client.Get(c.ctx, client.ObjectKey{Name: gtr}, g); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil // a new GlobalTenantResource: nothing applied yet
+		}
+		return nil, fmt.Errorf("reading globaltenantresource %q: %w", gtr, err)
+	}
+	var live []*unstructured.Unstructured
+	for _, k := range g.Status.GeneratedKinds {
+		m, err := c.Client.RESTMapper().RESTMapping(inventory.ParseKind(k))
+		if meta.IsNoMatchError(err) {
+			continue // no longer served: none of its objects can exist
+		}
+		if err != nil {
+			return nil, err
+		}
+		list := &unstructured.UnstructuredList{}
+		list.SetGroupVersionKind(m.GroupVersionKind.GroupVersion().WithKind(m.GroupVersionKind.Kind + "List"))
+		if err := c.Client.List(c.ctx, list, client.MatchingLabels{v1alpha1.LabelGlobalTenantResource: gtr}); err != nil {
+			return nil, fmt.Errorf("listing the %s objects of globaltenantresource %q: %w", k, gtr, err)
+		}
+		for i := range list.Items {
+			live = append(live, &list.Items[i])
+		}
+	}
+	return inventory.Unrecorded(invs, live), nil
 }
 
 // Get returns the live object probe names, nil when there is none.

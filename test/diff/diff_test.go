@@ -16,6 +16,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -109,6 +110,34 @@ var _ = Describe("tenantgen diff", func() {
 		Expect(out).NotTo(MatchRegexp(`(?m)^\+ `))
 		Expect(out).NotTo(ContainSubstring("solar-dev"))
 		Expect(errOut).NotTo(ContainSubstring("deletion brake"))
+	})
+
+	It("shows an object a crash left out of the inventories as the controller's next start prunes it", func(ctx SpecContext) {
+		// What a controller killed between an apply and the inventory write
+		// leaves: an object with the pair's labels, written by its field
+		// manager alone, of a kind status.generatedKinds lists, in no inventory.
+		stray := obj(`apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: stray
+  namespace: wind-dev
+  labels: {addons.projectcapsule.dev/globaltenantresource: parts, addons.projectcapsule.dev/tenant: wind}
+data: {left: behind}
+`)
+		Expect(k8s.Apply(ctx, client.ApplyConfigurationFromUnstructured(stray), client.FieldOwner(apply.FieldManager("parts", "wind")), client.ForceOwnership)).To(Succeed())
+		DeferCleanup(func(ctx SpecContext) {
+			Expect(client.IgnoreNotFound(k8s.Delete(ctx, stray))).To(Succeed())
+			Eventually(func() bool {
+				return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(stray), &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap"}}))
+			}).Should(BeTrue())
+		})
+		Expect(entries(ctx, "parts")).NotTo(ContainElement(HaveField("ID", "wind-dev_stray__ConfigMap")))
+
+		code, out, errOut := run("diff", "-f", write("same-again.yaml", partsGTR(gtrOpts{})))
+		Expect(code).To(Equal(1), errOut)
+		Expect(errOut).To(ContainSubstring(`deleted: ConfigMap wind-dev/stray (globaltenantresource "parts", tenant "wind": no longer rendered)`))
+		Expect(errOut).To(ContainSubstring(`globaltenantresource "parts": 1 deleted, 18 unchanged`))
+		Expect(section(out, "v1.ConfigMap.wind-dev.stray")).To(ContainSubstring("-  left: behind\n"))
 	})
 
 	It("warns when the deletion brake would hold the deletions", func() {
