@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/projectcapsule/tenantgen/pkg/api/v1alpha1"
 	"github.com/projectcapsule/tenantgen/pkg/inventory"
@@ -117,6 +118,10 @@ var _ = Describe("the inventory: one TenantInventory per tenant", func() {
 
 		By("a failing tenant shows in its inventory and, bounded, in the GlobalTenantResource")
 		bad := tenants[1]
+		// Someone labels the inventory: the controller's next write of it
+		// starts from a stale resourceVersion, and must neither fail nor drop the label.
+		Expect(k8s.Patch(ctx, &v1alpha1.TenantInventory{ObjectMeta: metav1.ObjectMeta{Name: id + "." + bad}},
+			client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"labels":{"team":"platform"}}}`)))).To(Succeed())
 		Expect(k8s.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: bad + "-prod"}})).To(Succeed())
 		// envtest has no namespace controller: the namespace stays Terminating,
 		// and the ConfigMap deleted from it cannot be created again.
@@ -134,6 +139,7 @@ var _ = Describe("the inventory: one TenantInventory per tenant", func() {
 			gm.Expect(c.Status).To(Equal(metav1.ConditionFalse))
 			gm.Expect(c.Reason).To(Equal(v1alpha1.ReasonApplyFailed))
 			gm.Expect(inv.Status.Entries).To(HaveLen(2), "a failed apply keeps the entries")
+			gm.Expect(inv.Labels).To(HaveKeyWithValue("team", "platform"))
 		}).Should(Succeed())
 	})
 })

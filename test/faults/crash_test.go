@@ -19,7 +19,11 @@ import (
 
 // Kill points, as the requests at which the controller dies.
 func inventoryWrite(r *http.Request) bool {
-	return r.Method == http.MethodPatch && strings.Contains(r.URL.Path, "/tenantinventories/")
+	switch r.Method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch: // created, then replaced
+		return strings.Contains(r.URL.Path, "/tenantinventories")
+	}
+	return false
 }
 
 func objectApply(r *http.Request) bool {
