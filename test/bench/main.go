@@ -24,6 +24,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -34,6 +35,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"sort"
 	"strconv"
@@ -342,7 +344,7 @@ func ceiling(ctx context.Context, cfg config, root string, sum *summary) error {
 	}
 	fmt.Printf("ceiling env: loaded %d fixture objects in %s\n", fx.count(), time.Since(t1).Round(time.Millisecond))
 
-	start := time.Now()
+	start, busy0 := time.Now(), machineBusySeconds()
 	err = parallel(len(desired), cfg.clients, func(i int) error {
 		u := desired[i]
 		if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u.DeepCopy()), client.FieldOwner("ceiling"), client.ForceOwnership); err != nil {
@@ -357,6 +359,9 @@ func ceiling(ctx context.Context, cfg config, root string, sum *summary) error {
 	sum.ceilingWrites = len(desired)
 	fmt.Printf("ceiling: %d server-side applies in %s (%.0f/s, %d clients)\n",
 		len(desired), sum.ceiling.Round(time.Millisecond), float64(len(desired))/sum.ceiling.Seconds(), cfg.clients)
+	if busy := machineBusySeconds() - busy0; busy > 0 {
+		fmt.Printf("   CPU: whole machine %.1fs of %.1fs (%d cores)\n", busy, sum.ceiling.Seconds()*float64(runtime.NumCPU()), runtime.NumCPU())
+	}
 	printAPIServerTime(ctx, env.Config)
 	return nil
 }
@@ -413,6 +418,7 @@ func controllerPhase(ctx context.Context, cfg config, root string, sum *summary,
 	}
 	defer p.stop()
 	started := time.Now()
+	cpu0, busy0 := p.cpuSeconds(), machineBusySeconds()
 
 	// Cold convergence.
 	if err := waitConverged(ctx, c, p, gtrs, cfg.tenants, cfg.timeout, true); err != nil {
@@ -430,6 +436,10 @@ func controllerPhase(ctx context.Context, cfg config, root string, sum *summary,
 		int(sum.coldWrites), int(cold.reads()), int(sum.coldConflicts), pctOf(sum.coldConflicts, sum.coldWrites))
 	fmt.Printf("   by method: %s; by code: %s\n", cold.byMethod(), cold.byCode())
 	fmt.Printf("   tenantgen: %s\n", cold.tenantgen())
+	if cpu, busy := p.cpuSeconds()-cpu0, machineBusySeconds()-busy0; cpu >= 0 && busy > 0 {
+		fmt.Printf("   CPU while converging: controller %.1fs, whole machine %.1fs of %.1fs (%d cores): the controller took %.0f%% of what was used\n",
+			cpu, busy, sum.cold.Seconds()*float64(runtime.NumCPU()), runtime.NumCPU(), 100*cpu/busy)
+	}
 	printAPIServerTime(ctx, env.Config)
 	sum.rssCold = p.peakRSS()
 	fmt.Printf("controller peak RSS: %d MiB (goal ≤ 200 MiB at 1,000 tenants, ≤ 1 GiB at 10,000)\n", sum.rssCold>>20)
@@ -581,6 +591,44 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// clockTicks is USER_HZ, the unit of /proc's CPU times: 100 on every Linux
+// architecture Go runs on.
+const clockTicks = 100
+
+// cpuSeconds is the process's user and system CPU time so far.
+func (p *proc) cpuSeconds() float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.pid))
+	if err != nil {
+		return -1
+	}
+	// The command name, field 2, may hold spaces: count from after it.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return -1
+	}
+	utime, _ := strconv.ParseFloat(f[11], 64)
+	stime, _ := strconv.ParseFloat(f[12], 64)
+	return (utime + stime) / clockTicks
+}
+
+// machineBusySeconds is the CPU time all cores spent outside idle and iowait so far.
+func machineBusySeconds() float64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return -1
+	}
+	f := strings.Fields(strings.SplitN(string(b), "\n", 2)[0]) // cpu user nice system idle iowait irq softirq steal
+	busy := 0.0
+	for i, v := range f[1:min(len(f), 9)] {
+		if i == 3 || i == 4 {
+			continue
+		}
+		n, _ := strconv.ParseFloat(v, 64)
+		busy += n
+	}
+	return busy / clockTicks
 }
 
 // peakRSS is the process's high-water mark of resident memory (VmHWM), in bytes.
