@@ -77,6 +77,8 @@ type config struct {
 	burst                       int
 	inProcess                   bool
 	keepLogs                    bool
+	split                       bool
+	planeCPUs                   []int // with split: kube-apiserver's and etcd's
 }
 
 func run() error {
@@ -97,6 +99,7 @@ func run() error {
 		"cover it (RSS then includes the bench; request counts include the bench's few polls)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the bench process (with -inprocess: of the controller too)")
 	memProfile := flag.String("memprofile", "", "write a heap profile of the bench process after cold convergence (with -inprocess: of the controller too)")
+	flag.BoolVar(&cfg.split, "split", false, "run kube-apiserver and etcd on the first half of the CPUs, the bench and the controller on the other half (see cpus.go)")
 	flag.BoolVar(&cfg.keepLogs, "keep", true, "keep the temporary directory with the controller log")
 	flag.Parse()
 	ctrl.SetLogger(logr.Discard())
@@ -127,8 +130,22 @@ func run() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
-	fmt.Printf("bench: %d tenants × (%d namespace(s) + system namespace, %d HTTPRoutes), 2 seed GlobalTenantResources; controller --workers %d --kube-api-qps %g --kube-api-burst %d\n",
-		cfg.tenants, cfg.namespaces, cfg.routes, cfg.workers, cfg.qps, cfg.burst)
+	cpus := "CPUs shared by all"
+	if cfg.split {
+		plane, own, err := cpuHalves()
+		if err != nil {
+			return err
+		}
+		// Pinned before the control planes start: they inherit it, and are
+		// moved to their own half once running; the controller keeps it.
+		if err := pin(os.Getpid(), own); err != nil {
+			return err
+		}
+		cfg.planeCPUs = plane
+		cpus = fmt.Sprintf("split CPUs: kube-apiserver and etcd on %v, bench and controller on %v", plane, own)
+	}
+	fmt.Printf("bench: %d tenants × (%d namespace(s) + system namespace, %d HTTPRoutes), 2 seed GlobalTenantResources; controller --workers %d --kube-api-qps %g --kube-api-burst %d; %s\n",
+		cfg.tenants, cfg.namespaces, cfg.routes, cfg.workers, cfg.qps, cfg.burst, cpus)
 
 	sum := &summary{tenants: cfg.tenants}
 	if err := ceiling(ctx, cfg, root, sum); err != nil {
@@ -272,10 +289,16 @@ func seedGTRs(root string, resync time.Duration) ([]manifest.Item, error) {
 
 // startEnv starts a control plane and a client without client-side rate
 // limit (QPS < 0), so that loading and the ceiling are bound by the apiserver.
-func startEnv() (*testenv.Env, client.Client, error) {
+func startEnv(cfg config) (*testenv.Env, client.Client, error) {
 	env, err := testenv.Start()
 	if err != nil {
 		return nil, nil, err
+	}
+	if cfg.split {
+		if err := pinControlPlane(cfg.planeCPUs); err != nil {
+			_ = env.Stop()
+			return nil, nil, err
+		}
 	}
 	fast := rest.CopyConfig(env.Config)
 	fast.QPS, fast.Burst = -1, 0
@@ -333,7 +356,7 @@ func ceiling(ctx context.Context, cfg config, root string, sum *summary) error {
 	}
 	fmt.Printf("rendered offline: %d objects for %d tenants in %s\n", len(desired), cfg.tenants, time.Since(t0).Round(time.Millisecond))
 
-	env, c, err := startEnv()
+	env, c, err := startEnv(cfg)
 	if err != nil {
 		return err
 	}
@@ -382,7 +405,7 @@ type proc struct {
 }
 
 func controllerPhase(ctx context.Context, cfg config, root string, sum *summary, memProfile string) error {
-	env, c, err := startEnv()
+	env, c, err := startEnv(cfg)
 	if err != nil {
 		return err
 	}
@@ -443,6 +466,10 @@ func controllerPhase(ctx context.Context, cfg config, root string, sum *summary,
 	printAPIServerTime(ctx, env.Config)
 	sum.rssCold = p.peakRSS()
 	fmt.Printf("controller peak RSS: %d MiB (goal ≤ 200 MiB at 1,000 tenants, ≤ 1 GiB at 10,000)\n", sum.rssCold>>20)
+	// The heap goal is the live heap at the last collection times 1+GOGC/100.
+	if goal, pct := cold.sum("go_memstats_next_gc_bytes", nil), cold.sum("go_gc_gogc_percent", nil); goal > 0 && pct > 0 && !cfg.inProcess {
+		fmt.Printf("   live heap at the last GC ≈ %d MiB (heap goal %d MiB at GOGC %g)\n", int64(goal/(1+pct/100))>>20, int64(goal)>>20, pct)
+	}
 	if memProfile != "" {
 		if err := writeHeapProfile(memProfile); err != nil {
 			return err
