@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -26,6 +27,7 @@ import (
 // reconcileGTR keeps one GlobalTenantResource's pairs queued, decides on its
 // pending deletions, runs its finalizer and writes its summary status.
 func (c *Controller) reconcileGTR(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	start := time.Now()
 	gtr := &v1alpha1.GlobalTenantResource{}
 	if err := c.client.Get(ctx, req.NamespacedName, gtr); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -34,6 +36,7 @@ func (c *Controller) reconcileGTR(ctx context.Context, req reconcile.Request) (r
 		}
 		return reconcile.Result{}, err
 	}
+	defer func() { c.reconciledGTR(gtr.Name, time.Since(start)) }()
 	invs, err := c.inventories(ctx, gtr)
 	if err != nil {
 		return reconcile.Result{}, err
@@ -292,6 +295,7 @@ func (c *Controller) drop(name string) {
 	forgetMetrics(name)
 	c.mu.Lock()
 	delete(c.lastStatus, name)
+	delete(c.gtrCost, name)
 	c.mu.Unlock()
 }
 
