@@ -230,7 +230,13 @@ func (c *Controller) writeStatus(ctx context.Context, gtr *v1alpha1.GlobalTenant
 	status.ObservedGeneration = gtr.Generation
 	status.TenantCount = len(selected)
 	status.ServiceAccount = identity
+	// The union with what the status already lists: a pair's recordKinds
+	// has its write in the cache a moment before it is in the store, and
+	// the list never shrinks (a summary written in that moment dropped it).
 	status.GeneratedKinds = c.store.kinds(gtr)
+	if len(gtr.Status.GeneratedKinds) > 0 {
+		status.GeneratedKinds = inventory.MergeKinds(status.GeneratedKinds, gtr.Status.GeneratedKinds)
+	}
 	status.InventorySelector = inventory.Selector(gtr.Name)
 	status.PendingDeletions = held.pending
 	status.Size = t.managed
