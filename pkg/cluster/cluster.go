@@ -242,23 +242,9 @@ func (c *Cluster) unrecorded(gtr string, invs map[string]*v1alpha1.TenantInvento
 		}
 		return nil, fmt.Errorf("reading globaltenantresource %q: %w", gtr, err)
 	}
-	var live []*unstructured.Unstructured
-	for _, k := range g.Status.GeneratedKinds {
-		m, err := c.Client.RESTMapper().RESTMapping(inventory.ParseKind(k))
-		if meta.IsNoMatchError(err) {
-			continue // no longer served: none of its objects can exist
-		}
-		if err != nil {
-			return nil, err
-		}
-		list := &unstructured.UnstructuredList{}
-		list.SetGroupVersionKind(m.GroupVersionKind.GroupVersion().WithKind(m.GroupVersionKind.Kind + "List"))
-		if err := c.Client.List(c.ctx, list, client.MatchingLabels{v1alpha1.LabelGlobalTenantResource: gtr}); err != nil {
-			return nil, fmt.Errorf("listing the %s objects of globaltenantresource %q: %w", k, gtr, err)
-		}
-		for i := range list.Items {
-			live = append(live, &list.Items[i])
-		}
+	live, err := inventory.Labelled(c.ctx, c.Client, c.Client.RESTMapper(), gtr, g.Status.GeneratedKinds, nil)
+	if err != nil {
+		return nil, err
 	}
 	return inventory.Unrecorded(invs, live), nil
 }

@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -69,28 +69,15 @@ func (c *Controller) recordKinds(ctx context.Context, gtr *v1alpha1.GlobalTenant
 // writes also bring back the pairs of tenants that left while the controller
 // was down. It returns the inventories as they are now.
 func (c *Controller) recoverUnrecorded(ctx context.Context, gtr *v1alpha1.GlobalTenantResource, invs map[string]*v1alpha1.TenantInventory) (map[string]*v1alpha1.TenantInventory, error) {
-	var live []*unstructured.Unstructured
-	for _, k := range gtr.Status.GeneratedKinds {
-		gk := inventory.ParseKind(k)
-		m, err := c.mapper.RESTMapping(gk)
-		if meta.IsNoMatchError(err) {
-			continue // the kind is no longer served: none of its objects can exist
+	live, err := inventory.Labelled(ctx, c.generated, c.mapper, gtr.Name, gtr.Status.GeneratedKinds, func(gvk schema.GroupVersionKind) error {
+		if err := c.mayList(ctx, gvk); err != nil {
+			return err
 		}
-		if err != nil {
-			return invs, err
-		}
-		if err := c.mayList(ctx, m.GroupVersionKind); err != nil {
-			return invs, err
-		}
-		c.watchGenerated(m.GroupVersionKind)
-		list := &unstructured.UnstructuredList{}
-		list.SetGroupVersionKind(m.GroupVersionKind.GroupVersion().WithKind(m.GroupVersionKind.Kind + "List"))
-		if err := c.generated.List(ctx, list, client.MatchingLabels{v1alpha1.LabelGlobalTenantResource: gtr.Name}); err != nil {
-			return invs, err
-		}
-		for i := range list.Items {
-			live = append(live, &list.Items[i])
-		}
+		c.watchGenerated(gvk)
+		return nil
+	})
+	if err != nil {
+		return invs, err
 	}
 	found := inventory.Unrecorded(invs, live)
 	if len(found) == 0 {

@@ -1,10 +1,14 @@
 package inventory
 
 import (
+	"context"
+	"fmt"
 	"sort"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/projectcapsule/tenantgen/pkg/api/v1alpha1"
 )
@@ -90,4 +94,38 @@ func Unrecorded(invs map[string]*v1alpha1.TenantInventory, live []*unstructured.
 		Sort(out[t])
 	}
 	return out
+}
+
+// Labelled lists, from r, the objects of the recorded kinds that carry the
+// GlobalTenantResource's label: what Unrecorded looks through. A kind no
+// longer served is skipped (none of its objects can exist). prepare, when
+// set, runs for each served kind before it is listed (the controller checks
+// its permission and starts the kind's watch there).
+func Labelled(ctx context.Context, r client.Reader, mapper meta.RESTMapper, gtr string, kinds []string,
+	prepare func(schema.GroupVersionKind) error) ([]*unstructured.Unstructured, error) {
+	var live []*unstructured.Unstructured
+	for _, k := range kinds {
+		m, err := mapper.RESTMapping(ParseKind(k))
+		if meta.IsNoMatchError(err) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		gvk := m.GroupVersionKind
+		if prepare != nil {
+			if err := prepare(gvk); err != nil {
+				return nil, err
+			}
+		}
+		list := &unstructured.UnstructuredList{}
+		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+		if err := r.List(ctx, list, client.MatchingLabels{v1alpha1.LabelGlobalTenantResource: gtr}); err != nil {
+			return nil, fmt.Errorf("listing the %s objects of globaltenantresource %q: %w", k, gtr, err)
+		}
+		for i := range list.Items {
+			live = append(live, &list.Items[i])
+		}
+	}
+	return live, nil
 }

@@ -1,11 +1,16 @@
 package inventory
 
 import (
+	"context"
+	"errors"
 	"reflect"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	"github.com/projectcapsule/tenantgen/pkg/api/v1alpha1"
 )
@@ -76,5 +81,38 @@ func TestUnrecorded(t *testing.T) {
 	}
 	if again := Unrecorded(map[string]*v1alpha1.TenantInventory{}, nil); len(again) != 0 {
 		t.Errorf("Unrecorded of nothing = %v", again)
+	}
+}
+
+// Labelled lists only the recorded kinds' objects with the
+// GlobalTenantResource's label, skips a kind no longer served and runs
+// prepare once per listed kind.
+func TestLabelled(t *testing.T) {
+	cm := schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"}
+	mapper := meta.NewDefaultRESTMapper([]schema.GroupVersion{cm.GroupVersion()})
+	mapper.Add(cm, meta.RESTScopeNamespace)
+	other := obj("v1", "ConfigMap", "a", "other", "t")
+	other.SetLabels(map[string]string{v1alpha1.LabelGlobalTenantResource: "h"})
+	r := fake.NewClientBuilder().WithRESTMapper(mapper).WithObjects(
+		obj("v1", "ConfigMap", "a", "mine", "t"), other).Build()
+
+	var prepared []schema.GroupVersionKind
+	live, err := Labelled(context.Background(), r, mapper, "g", []string{"ConfigMap", "Gone.example.com"}, func(gvk schema.GroupVersionKind) error {
+		prepared = append(prepared, gvk)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(live) != 1 || live[0].GetName() != "mine" {
+		t.Errorf("listed %v, want only a/mine", live)
+	}
+	if !reflect.DeepEqual(prepared, []schema.GroupVersionKind{cm}) {
+		t.Errorf("prepared %v, want only %v", prepared, cm)
+	}
+	if _, err := Labelled(context.Background(), r, mapper, "g", []string{"ConfigMap"}, func(schema.GroupVersionKind) error {
+		return errors.New("forbidden")
+	}); err == nil {
+		t.Error("an error of prepare was not returned")
 	}
 }
