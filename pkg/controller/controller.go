@@ -28,6 +28,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/client-go/rest"
+	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -72,12 +73,19 @@ type Controller struct {
 	api       client.Reader // uncached reads
 	cache     cache.Cache
 	generated cache.Cache // only objects carrying our GTR label: drift watches and live reads
-	mapper    meta.RESTMapper
-	config    *rest.Config
-	events    events.EventRecorder
-	store     *store
-	pairs     controller.TypedController[Pair]
-	gtrs      controller.Controller
+	// foreign holds the metadata of objects of generated kinds that do not
+	// carry our GTR label: the candidates for adoption or a name clash. Its
+	// watches never see the objects tenantgen writes, which are labelled
+	// from their first write: a watch of every object cost the apiserver a
+	// second encoding of each of our writes and the controller a second
+	// decoding and copy in memory (30,000 of each at 10,000 tenants).
+	foreign cache.Cache
+	mapper  meta.RESTMapper
+	config  *rest.Config
+	events  events.EventRecorder
+	store   *store
+	pairs   controller.TypedController[Pair]
+	gtrs    controller.Controller
 
 	mu            sync.Mutex
 	pairQueue     workqueue.TypedRateLimitingInterface[Pair]
@@ -129,12 +137,41 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) (*Controller,
 	if err := mgr.Add(generated); err != nil {
 		return nil, err
 	}
+	notGTRLabel, err := labels.NewRequirement(v1alpha1.LabelGlobalTenantResource, selection.DoesNotExist, nil)
+	if err != nil {
+		return nil, err
+	}
+	foreign, err := cache.New(mgr.GetConfig(), cache.Options{
+		Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(),
+		DefaultLabelSelector: labels.NewSelector().Add(*notGTRLabel),
+		DefaultTransform:     cache.TransformStripManagedFields(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := mgr.Add(foreign); err != nil {
+		return nil, err
+	}
 	c := &Controller{
-		opts: opts, client: mgr.GetClient(), api: mgr.GetAPIReader(), cache: mgr.GetCache(), generated: generated,
+		opts: opts, client: mgr.GetClient(), api: mgr.GetAPIReader(), cache: mgr.GetCache(), generated: generated, foreign: foreign,
 		mapper: mgr.GetRESTMapper(), config: mgr.GetConfig(), events: mgr.GetEventRecorder("tenantgen"),
 		store: newStore(), watchedCtx: map[schema.GroupVersionKind]bool{}, watchedGen: map[schema.GroupVersionKind]bool{},
 		impersonating: map[string]client.Client{}, listable: map[schema.GroupVersionKind]bool{},
 		lastStatus: map[string]time.Time{}, gtrCost: map[string]time.Duration{}, retry: newPairRetry(),
+	}
+	invInformer, err := mgr.GetCache().GetInformer(ctx, &v1alpha1.TenantInventory{})
+	if err != nil {
+		return nil, err
+	}
+	share := func(o any) {
+		if inv, ok := o.(*v1alpha1.TenantInventory); ok {
+			c.store.share(inv)
+		}
+	}
+	if _, err := invInformer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc: share, UpdateFunc: func(_, o any) { share(o) },
+	}); err != nil {
+		return nil, err
 	}
 	tenantObj := &unstructured.Unstructured{}
 	tenantObj.SetGroupVersionKind(tenant.GVK)
@@ -589,14 +626,15 @@ func (c *Controller) liveObject(ctx context.Context, probe *unstructured.Unstruc
 	if !apierrors.IsNotFound(err) {
 		return nil, err
 	}
-	// Not ours (yet): does something by that name exist at all? A metadata-only
-	// informer answers from memory, so creating a thousand tenants' objects does
-	// not cost a thousand GETs; only an existing object is fetched in full, to
-	// decide on adoption. Between this check and the apply another writer can
-	// still create the object, as it could between a GET and the apply.
+	// Not ours (yet): does something by that name exist without our label? A
+	// metadata-only informer answers from memory, so creating a thousand
+	// tenants' objects does not cost a thousand GETs; only an existing object
+	// is fetched in full, to decide on adoption. Between this check and the
+	// apply another writer can still create the object, as it could between a
+	// GET and the apply.
 	exists := &metav1.PartialObjectMetadata{}
 	exists.SetGroupVersionKind(probe.GroupVersionKind())
-	if err := c.cache.Get(ctx, key, exists); apierrors.IsNotFound(err) {
+	if err := c.foreign.Get(ctx, key, exists); apierrors.IsNotFound(err) {
 		return nil, nil
 	}
 	u = probe.DeepCopy()

@@ -114,3 +114,38 @@ func TestStoreSweep(t *testing.T) {
 		t.Error("a live pair is never swept")
 	}
 }
+
+// share keeps one copy of an inventory in memory, and only of the very
+// write the pair last made: an older or a foreign copy must not replace it.
+func TestStoreShare(t *testing.T) {
+	gtr := testGTR()
+	s := newStore()
+	written := healthyInv(2)
+	written.UID, written.ResourceVersion = "inv-1", "7"
+	written.Spec.GlobalTenantResource, written.Spec.Tenant = gtr.Name, "a"
+	s.record(gtr, "a", outcome{inv: written})
+	check := func(name string, want *v1alpha1.TenantInventory) {
+		t.Helper()
+		if got, _ := s.inventory(gtr, "a"); got != want {
+			t.Errorf("%s: the store holds %p, want %p", name, got, want)
+		}
+	}
+	older := written.DeepCopy()
+	older.ResourceVersion = "6"
+	s.share(older)
+	check("an older resourceVersion", written)
+	other := written.DeepCopy()
+	other.UID = "inv-0"
+	s.share(other)
+	check("an inventory of the same name with another uid", written)
+	otherPair := written.DeepCopy()
+	otherPair.Spec.Tenant = "b"
+	s.share(otherPair)
+	check("another tenant's inventory", written)
+	if _, known := s.inventory(gtr, "b"); known {
+		t.Error("share must not add a pair")
+	}
+	cached := written.DeepCopy()
+	s.share(cached)
+	check("the cache's copy of the same write", cached)
+}
