@@ -78,6 +78,7 @@ type config struct {
 	inProcess                   bool
 	keepLogs                    bool
 	split                       bool
+	memLimit                    string
 	planeCPUs                   []int // with split: kube-apiserver's and etcd's
 }
 
@@ -100,6 +101,7 @@ func run() error {
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the bench process (with -inprocess: of the controller too)")
 	memProfile := flag.String("memprofile", "", "write a heap profile of the bench process after cold convergence (with -inprocess: of the controller too)")
 	flag.BoolVar(&cfg.split, "split", false, "run kube-apiserver and etcd on the first half of the CPUs, the bench and the controller on the other half (see cpus.go)")
+	flag.StringVar(&cfg.memLimit, "memlimit", "", "GOMEMLIMIT of the controller binary (e.g. 1GiB), as the chart sets it from the container's limits.memory; empty: none")
 	flag.BoolVar(&cfg.keepLogs, "keep", true, "keep the temporary directory with the controller log")
 	flag.Parse()
 	ctrl.SetLogger(logr.Discard())
@@ -146,6 +148,12 @@ func run() error {
 	}
 	fmt.Printf("bench: %d tenants × (%d namespace(s) + system namespace, %d HTTPRoutes), 2 seed GlobalTenantResources; controller --workers %d --kube-api-qps %g --kube-api-burst %d; %s\n",
 		cfg.tenants, cfg.namespaces, cfg.routes, cfg.workers, cfg.qps, cfg.burst, cpus)
+	if cfg.memLimit != "" {
+		fmt.Printf("controller GOMEMLIMIT=%s (the chart sets GOMEMLIMIT from the container's limits.memory)\n", cfg.memLimit)
+		if cfg.inProcess {
+			return fmt.Errorf("-memlimit applies to the controller binary, not to -inprocess")
+		}
+	}
 
 	sum := &summary{tenants: cfg.tenants}
 	if err := ceiling(ctx, cfg, root, sum); err != nil {
@@ -592,6 +600,9 @@ func startController(ctx context.Context, cfg config, env *testenv.Env, dir stri
 		"--workers", strconv.Itoa(cfg.workers),
 		"--kube-api-qps", strconv.FormatFloat(cfg.qps, 'g', -1, 64), "--kube-api-burst", strconv.Itoa(cfg.burst))
 	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if cfg.memLimit != "" {
+		cmd.Env = append(os.Environ(), "GOMEMLIMIT="+cfg.memLimit)
+	}
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
 		return nil, err
