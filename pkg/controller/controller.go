@@ -122,34 +122,12 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) (*Controller,
 	if opts.DependencyRetry <= 0 {
 		opts.DependencyRetry = 5 * time.Second
 	}
-	hasGTRLabel, err := labels.NewRequirement(v1alpha1.LabelGlobalTenantResource, selection.Exists, nil)
+	generated, err := gtrLabelCache(mgr, selection.Exists, compactManagedFields)
 	if err != nil {
 		return nil, err
 	}
-	generated, err := cache.New(mgr.GetConfig(), cache.Options{
-		Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(),
-		DefaultLabelSelector: labels.NewSelector().Add(*hasGTRLabel),
-		DefaultTransform:     compactManagedFields,
-	})
+	foreign, err := gtrLabelCache(mgr, selection.DoesNotExist, cache.TransformStripManagedFields())
 	if err != nil {
-		return nil, err
-	}
-	if err := mgr.Add(generated); err != nil {
-		return nil, err
-	}
-	notGTRLabel, err := labels.NewRequirement(v1alpha1.LabelGlobalTenantResource, selection.DoesNotExist, nil)
-	if err != nil {
-		return nil, err
-	}
-	foreign, err := cache.New(mgr.GetConfig(), cache.Options{
-		Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(),
-		DefaultLabelSelector: labels.NewSelector().Add(*notGTRLabel),
-		DefaultTransform:     cache.TransformStripManagedFields(),
-	})
-	if err != nil {
-		return nil, err
-	}
-	if err := mgr.Add(foreign); err != nil {
 		return nil, err
 	}
 	c := &Controller{
@@ -251,6 +229,23 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) (*Controller,
 		}
 	}
 	return c, nil
+}
+
+// gtrLabelCache adds to the manager a cache of the objects whose GTR label
+// satisfies op (Exists: ours; DoesNotExist: everyone else's).
+func gtrLabelCache(mgr manager.Manager, op selection.Operator, transform toolscache.TransformFunc) (cache.Cache, error) {
+	req, err := labels.NewRequirement(v1alpha1.LabelGlobalTenantResource, op, nil)
+	if err != nil {
+		return nil, err
+	}
+	c, err := cache.New(mgr.GetConfig(), cache.Options{
+		Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(),
+		DefaultLabelSelector: labels.NewSelector().Add(*req), DefaultTransform: transform,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c, mgr.Add(c)
 }
 
 // compactManagedFields keeps who wrote a generated object (what adoption and

@@ -125,7 +125,7 @@ func (s *store) inventory(gtr *v1alpha1.GlobalTenantResource, tenant string) (*v
 // share swaps a pair's inventory for the informer cache's copy of it once
 // the cache has caught up with the write it came from. The two are equal,
 // and both are only read: keeping the one our write returned held a second
-// copy of every inventory (about 50 MB at 10,000 tenants).
+// copy of every inventory (15 MB at 3,000 tenants in a heap profile).
 func (s *store) share(inv *v1alpha1.TenantInventory) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
