@@ -101,7 +101,11 @@ type Controller struct {
 	// gtrCost is how long the last reconcile of a GlobalTenantResource took
 	// (see statusSpacing).
 	gtrCost map[string]time.Duration
-	retry   *pairRetry
+	// flushing marks the GlobalTenantResources with a status write asked
+	// for (flush) that no reconcile has begun to serve yet: flushSettled
+	// brings those forward and leaves the others alone.
+	flushing map[string]bool
+	retry    *pairRetry
 	// kindsMu serialises the writes of status.generatedKinds (recordKinds).
 	kindsMu sync.Mutex
 	// ownWrites maps a generated object to the resourceVersion our last apply
@@ -135,7 +139,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) (*Controller,
 		mapper: mgr.GetRESTMapper(), config: mgr.GetConfig(), events: mgr.GetEventRecorder("tenantgen"),
 		store: newStore(), watchedCtx: map[schema.GroupVersionKind]bool{}, watchedGen: map[schema.GroupVersionKind]bool{},
 		impersonating: map[string]client.Client{}, listable: map[schema.GroupVersionKind]bool{},
-		lastStatus: map[string]time.Time{}, gtrCost: map[string]time.Duration{}, retry: newPairRetry(),
+		lastStatus: map[string]time.Time{}, gtrCost: map[string]time.Duration{}, flushing: map[string]bool{}, retry: newPairRetry(),
 	}
 	invInformer, err := mgr.GetCache().GetInformer(ctx, &v1alpha1.TenantInventory{})
 	if err != nil {
@@ -305,8 +309,38 @@ func (c *Controller) flush(gtr string) {
 	if earliest := c.lastStatus[gtr].Add(statusSpacing(c.gtrCost[gtr])); earliest.After(at) {
 		at = earliest
 	}
+	c.flushing[gtr] = true
 	c.mu.Unlock()
 	c.flushAfter(gtr, at.Sub(now))
+}
+
+// flushSettled brings forward the status write asked for a
+// GlobalTenantResource whose pairs all just finished: without
+// statusSpacing's cost factor, which paces the summaries while pairs keep
+// changing it. The last one of a convergence or of a spec change is the one
+// users wait for (Ready); at 10,000 tenants the factor delayed it by 10 to
+// 25 s. With no write asked for (a quiet resync) it does nothing.
+func (c *Controller) flushSettled(gtr string) {
+	now := time.Now()
+	c.mu.Lock()
+	if !c.flushing[gtr] {
+		c.mu.Unlock()
+		return
+	}
+	at := now.Add(statusGather)
+	if earliest := c.lastStatus[gtr].Add(statusDelay); earliest.After(at) {
+		at = earliest
+	}
+	c.mu.Unlock()
+	c.flushAfter(gtr, at.Sub(now))
+}
+
+// serving marks the status writes asked for so far as served: a
+// GlobalTenantResource reconcile begins, and reads every pair after this.
+func (c *Controller) serving(gtr string) {
+	c.mu.Lock()
+	delete(c.flushing, gtr)
+	c.mu.Unlock()
 }
 
 // reconciledGTR records how long a reconcile of a GlobalTenantResource took.

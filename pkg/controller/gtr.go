@@ -37,6 +37,7 @@ func (c *Controller) reconcileGTR(ctx context.Context, req reconcile.Request) (r
 		return reconcile.Result{}, err
 	}
 	defer func() { c.reconciledGTR(gtr.Name, time.Since(start)) }()
+	c.serving(gtr.Name)
 	invs, err := c.inventories(ctx, gtr)
 	if err != nil {
 		return reconcile.Result{}, err
@@ -302,6 +303,7 @@ func (c *Controller) drop(name string) {
 	c.mu.Lock()
 	delete(c.lastStatus, name)
 	delete(c.gtrCost, name)
+	delete(c.flushing, name)
 	c.mu.Unlock()
 }
 

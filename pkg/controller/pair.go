@@ -73,7 +73,11 @@ func (c *Controller) reconcilePair(ctx context.Context, p Pair) (res reconcile.R
 		return reconcile.Result{}, err
 	}
 	c.store.begin(gtr, p.Tenant)
-	defer c.store.end(gtr, p.Tenant)
+	defer func() {
+		if c.store.end(gtr, p.Tenant) {
+			c.flushSettled(gtr.Name)
+		}
+	}()
 	r := &pairRun{c: c, gtr: gtr, tenant: p.Tenant, inv: inv, fm: apply.FieldManager(gtr.Name, p.Tenant),
 		applier: &apply.Applier{Client: writer, Live: c.liveObject}}
 	if !gtr.DeletionTimestamp.IsZero() {

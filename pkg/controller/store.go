@@ -265,13 +265,31 @@ func (s *store) begin(gtr *v1alpha1.GlobalTenantResource, tenant string) {
 	st.inFlight[tenant]++
 }
 
-func (s *store) end(gtr *v1alpha1.GlobalTenantResource, tenant string) {
+// end reports whether the GlobalTenantResource is settled now: no pair in
+// flight and every pair the scope produces reconciled for the current spec.
+// The scan runs only when the last pair in flight ends, which is rare
+// while a large one converges.
+func (s *store) end(gtr *v1alpha1.GlobalTenantResource, tenant string) (settled bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.state(gtr)
 	if st.inFlight[tenant]--; st.inFlight[tenant] <= 0 {
 		delete(st.inFlight, tenant)
 	}
+	if len(st.inFlight) > 0 || st.triggered == "" {
+		return false
+	}
+	wanted := st.selected
+	if gtr.Spec.ScopeOrDefault() == v1alpha1.ScopeNone {
+		wanted = []string{""}
+	}
+	key := triggerKey(gtr)
+	for _, t := range wanted {
+		if p := st.pairs[t]; p == nil || p.key != key {
+			return false
+		}
+	}
+	return true
 }
 
 // busy reports whether a pair of the GlobalTenantResource is being reconciled.

@@ -88,6 +88,43 @@ func TestStoreInFlight(t *testing.T) {
 	}
 }
 
+// end reports a GlobalTenantResource settled only when its last pair in
+// flight ends and every selected tenant was reconciled for the current
+// spec: that is when its Ready summary is written without the spacing.
+func TestStoreSettled(t *testing.T) {
+	gtr := testGTR()
+	s := newStore()
+	s.begin(gtr, "a")
+	s.record(gtr, "a", outcome{inv: healthyInv(1)})
+	if s.end(gtr, "a") {
+		t.Error("settled before the GTR reconcile queued its pairs")
+	}
+	s.trigger(gtr)
+	s.setSelected(gtr, []string{"a", "b"})
+	s.begin(gtr, "a")
+	s.begin(gtr, "b")
+	s.record(gtr, "a", outcome{inv: healthyInv(1)})
+	if s.end(gtr, "a") {
+		t.Error("settled while b is in flight")
+	}
+	s.record(gtr, "b", outcome{problem: "boom", reason: "ApplyFailed", inv: healthyInv(0)})
+	if !s.end(gtr, "b") {
+		t.Error("not settled once a and b were reconciled for this generation (a failure counts)")
+	}
+	gtr.Generation++
+	s.trigger(gtr)
+	s.begin(gtr, "a")
+	s.record(gtr, "a", outcome{inv: healthyInv(1)})
+	if s.end(gtr, "a") {
+		t.Error("settled while b was reconciled only for the previous generation")
+	}
+	s.setSelected(gtr, []string{"a"})
+	s.begin(gtr, "a")
+	if !s.end(gtr, "a") {
+		t.Error("not settled once b left the selection")
+	}
+}
+
 // A removed pair is remembered until the cache no longer lists its
 // inventory: a run in between must find "removed", not the stale inventory.
 func TestStoreSweep(t *testing.T) {
