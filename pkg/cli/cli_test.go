@@ -533,3 +533,31 @@ current-context: a
 		}
 	}
 }
+
+// The chart passes limits.memory in bytes; people on the command line write
+// quantities. Both give the same soft limit, and a bad value is an error
+// that names the flag, not a silent "no limit".
+func TestSoftMemoryLimit(t *testing.T) {
+	for _, tc := range []struct {
+		limit   string
+		percent int
+		want    int64
+		err     string
+	}{
+		{limit: "1Gi", percent: 90, want: 966367641},
+		{limit: "1073741824", percent: 90, want: 966367641},
+		{limit: "512Mi", percent: 100, want: 536870912},
+		{limit: "lots", percent: 90, err: `--memory-limit "lots"`},
+		{limit: "0", percent: 90, err: "want a positive size"},
+		{limit: "1Gi", percent: 0, err: "--memory-limit-percent 0"},
+		{limit: "1Gi", percent: 120, err: "--memory-limit-percent 120"},
+	} {
+		got, err := softMemoryLimit(tc.limit, tc.percent)
+		switch {
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("%s at %d%%: error %v, want one with %q", tc.limit, tc.percent, err, tc.err)
+		case tc.err == "" && (err != nil || got != tc.want):
+			t.Errorf("%s at %d%%: %d, %v; want %d", tc.limit, tc.percent, got, err, tc.want)
+		}
+	}
+}

@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"fmt"
 	"os"
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/api/resource"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
@@ -18,7 +20,8 @@ func newControllerCommand() *cobra.Command {
 		opts                    controller.ManagerOptions
 		devLogs                 bool
 		logOpts                 *zap.Options
-		gcPercent               int
+		gcPercent, memPercent   int
+		memLimit                string
 	)
 	cmd := &cobra.Command{
 		Use:   "controller",
@@ -43,6 +46,13 @@ context objects or generated objects change, and at the jittered resync period.`
 			if _, set := os.LookupEnv("GOGC"); !set {
 				debug.SetGCPercent(gcPercent)
 			}
+			if _, set := os.LookupEnv("GOMEMLIMIT"); !set && memLimit != "" {
+				soft, err := softMemoryLimit(memLimit, memPercent)
+				if err != nil {
+					return err
+				}
+				debug.SetMemoryLimit(soft)
+			}
 			cfg, err := cluster.Config(kubeconfig, kubeContext)
 			if err != nil {
 				return err
@@ -66,7 +76,32 @@ context objects or generated objects change, and at the jittered resync period.`
 	f.Float32Var(&opts.QPS, "kube-api-qps", 100, "requests per second to the apiserver")
 	f.IntVar(&opts.Burst, "kube-api-burst", 200, "burst of requests to the apiserver")
 	f.IntVar(&gcPercent, "gc-percent", 50, "Go garbage collection target: how far (in percent of the live heap) the heap grows before a collection; the GOGC environment variable overrides it")
+	f.StringVar(&memLimit, "memory-limit", os.Getenv(memoryLimitEnv), "the container's memory limit (a quantity such as 1Gi, or bytes; default $"+memoryLimitEnv+", which the chart sets from limits.memory): the Go runtime collects harder to stay under --memory-limit-percent of it; GOMEMLIMIT overrides both")
+	f.IntVar(&memPercent, "memory-limit-percent", 90, "the share of --memory-limit the Go runtime keeps its memory under; the rest is headroom for what it does not count")
 	f.BoolVar(&devLogs, "dev-logs", false, "human-readable logs instead of JSON (the same as --zap-devel)")
 	logOpts = bindLogFlags(f)
 	return cmd
+}
+
+// memoryLimitEnv carries the container's memory limit from the chart
+// (a resourceFieldRef of limits.memory, in bytes).
+const memoryLimitEnv = "TENANTGEN_MEMORY_LIMIT"
+
+// softMemoryLimit is the Go runtime's memory limit for a container limit:
+// percent of it. The runtime's limit covers the memory it manages, not
+// all the process's resident pages, and it is soft: set at the container's
+// limit itself, the kernel's OOM killer, not the collector, would end a
+// peak.
+func softMemoryLimit(limit string, percent int) (int64, error) {
+	q, err := resource.ParseQuantity(limit)
+	if err != nil {
+		return 0, fmt.Errorf("--memory-limit %q: %w", limit, err)
+	}
+	if percent <= 0 || percent > 100 {
+		return 0, fmt.Errorf("--memory-limit-percent %d: want 1 to 100", percent)
+	}
+	if q.Sign() <= 0 {
+		return 0, fmt.Errorf("--memory-limit %q: want a positive size", limit)
+	}
+	return q.Value() * int64(percent) / 100, nil
 }
