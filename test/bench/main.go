@@ -81,7 +81,7 @@ type config struct {
 	memLimit                    string
 	apiProfile                  string        // path prefix of the apiserver's CPU profiles; empty: none
 	apiProfileFor               time.Duration // how long each of them samples
-	planeCPUs                   []int // with split: kube-apiserver's and etcd's
+	planeCPUs                   []int         // with split: kube-apiserver's and etcd's
 }
 
 func run() error {
