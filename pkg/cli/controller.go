@@ -52,6 +52,7 @@ context objects or generated objects change, and at the jittered resync period.`
 					return err
 				}
 				debug.SetMemoryLimit(soft)
+				ctrl.Log.Info("Go runtime memory limit set", "bytes", soft, "memoryLimit", memLimit, "percent", memPercent)
 			}
 			cfg, err := cluster.Config(kubeconfig, kubeContext)
 			if err != nil {

@@ -318,8 +318,9 @@ func (c *Controller) flush(gtr string) {
 // GlobalTenantResource whose pairs all just finished: without
 // statusSpacing's cost factor, which paces the summaries while pairs keep
 // changing it. The last one of a convergence or of a spec change is the one
-// users wait for (Ready); at 10,000 tenants the factor delayed it by 10 to
-// 25 s. With no write asked for (a quiet resync) it does nothing.
+// users wait for (Ready); at 10,000 tenants, where one summary takes over a
+// second under load, the factor could hold it back by more than ten. With
+// no write asked for (a quiet resync) it does nothing.
 func (c *Controller) flushSettled(gtr string) {
 	now := time.Now()
 	c.mu.Lock()
