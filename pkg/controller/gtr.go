@@ -71,7 +71,7 @@ func (c *Controller) reconcileGTR(ctx context.Context, req reconcile.Request) (r
 		c.store.setSelected(gtr, selected)
 		if !gtr.Spec.Cordoned {
 			c.queuePairs(ctx, gtr, prog, selected, invs)
-			if res, held, err = c.decideDeletions(ctx, gtr, prog, selected, invs); err != nil {
+			if res, held, err = c.decideDeletions(ctx, gtr, selected, invs); err != nil {
 				return reconcile.Result{}, err
 			}
 		}
@@ -118,8 +118,8 @@ func (c *Controller) selectTenants(ctx context.Context, prog *render.Program) ([
 
 // wantedPairs are the tenants of the pairs the scope produces: "" for the
 // cluster in scope None, else the selected tenants.
-func wantedPairs(prog *render.Program, selected []string) []string {
-	if prog.Scope() == v1alpha1.ScopeNone {
+func wantedPairs(gtr *v1alpha1.GlobalTenantResource, selected []string) []string {
+	if gtr.Spec.ScopeOrDefault() == v1alpha1.ScopeNone {
 		return []string{""}
 	}
 	return selected
@@ -138,7 +138,7 @@ func (c *Controller) queuePairs(ctx context.Context, gtr *v1alpha1.GlobalTenantR
 	c.watchContext(ctx, kinds)
 	all, known, held := c.store.trigger(gtr)
 	want := map[string]bool{}
-	for _, t := range wantedPairs(prog, selected) {
+	for _, t := range wantedPairs(gtr, selected) {
 		want[t] = true
 		if all || !known[t] {
 			c.enqueue(Pair{GTR: gtr.Name, Tenant: t})
@@ -164,19 +164,12 @@ type heldDeletions struct {
 // decideDeletions lets the deletion brake decide on the pending deletions of
 // all pairs at once, releases the pairs it grants, and handles the approval
 // annotation.
-func (c *Controller) decideDeletions(ctx context.Context, gtr *v1alpha1.GlobalTenantResource, prog *render.Program, selected []string, invs map[string]*v1alpha1.TenantInventory) (reconcile.Result, heldDeletions, error) {
+func (c *Controller) decideDeletions(ctx context.Context, gtr *v1alpha1.GlobalTenantResource, selected []string, invs map[string]*v1alpha1.TenantInventory) (reconcile.Result, heldDeletions, error) {
 	sum := c.store.summary(gtr)
 	total := managed(invs, sum)
 	// Settled: every pair the scope produces was reconciled for this spec, so
 	// the deletions of one change are all known before any is granted.
-	settled := true
-	key := triggerKey(gtr)
-	for _, t := range wantedPairs(prog, selected) {
-		if p, ok := sum[t]; !ok || p.key != key {
-			settled = false
-			break
-		}
-	}
+	settled := c.store.settled(gtr, wantedPairs(gtr, selected))
 	approved := gtr.Annotations[v1alpha1.AnnotationApproveDeletions] == "true"
 	limit := brake.Limit(gtr.Spec.Limits.MaxDeletions, total)
 	d, pending := c.store.decideDeletions(gtr, limit, settled, approved)
@@ -222,11 +215,7 @@ func blockedMessage(gtr string, n, limit int) string {
 // quiet resync sends no write. The merge patch carries no resourceVersion:
 // this controller is the only writer of the status, so it cannot conflict.
 func (c *Controller) writeStatus(ctx context.Context, gtr *v1alpha1.GlobalTenantResource, selected []string, invs map[string]*v1alpha1.TenantInventory, compileErr error, held heldDeletions, identity string) error {
-	pairs := selected
-	if gtr.Spec.ScopeOrDefault() == v1alpha1.ScopeNone {
-		pairs = []string{""}
-	}
-	t := tallyPairs(gtr, pairs, c.store.summary(gtr), invs)
+	t := tallyPairs(gtr, wantedPairs(gtr, selected), c.store.summary(gtr), invs)
 	status := gtr.Status.DeepCopy()
 	status.ObservedGeneration = gtr.Generation
 	status.TenantCount = len(selected)

@@ -276,14 +276,20 @@ func (s *store) end(gtr *v1alpha1.GlobalTenantResource, tenant string) (settled 
 	if st.inFlight[tenant]--; st.inFlight[tenant] <= 0 {
 		delete(st.inFlight, tenant)
 	}
-	if len(st.inFlight) > 0 || st.triggered == "" {
-		return false
-	}
-	wanted := st.selected
-	if gtr.Spec.ScopeOrDefault() == v1alpha1.ScopeNone {
-		wanted = []string{""}
-	}
-	key := triggerKey(gtr)
+	return len(st.inFlight) == 0 && st.triggered != "" && st.reconciled(triggerKey(gtr), wantedPairs(gtr, st.selected))
+}
+
+// settled reports whether every wanted pair was reconciled for the
+// GlobalTenantResource's current spec.
+func (s *store) settled(gtr *v1alpha1.GlobalTenantResource, wanted []string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state(gtr).reconciled(triggerKey(gtr), wanted)
+}
+
+// reconciled reports whether the last reconcile of every wanted pair was
+// for trigger key (the caller holds the store's lock).
+func (st *gtrState) reconciled(key string, wanted []string) bool {
 	for _, t := range wanted {
 		if p := st.pairs[t]; p == nil || p.key != key {
 			return false

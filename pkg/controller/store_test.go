@@ -123,6 +123,20 @@ func TestStoreSettled(t *testing.T) {
 	if !s.end(gtr, "a") {
 		t.Error("not settled once b left the selection")
 	}
+	if !s.settled(gtr, []string{"a"}) || s.settled(gtr, []string{"a", "b"}) {
+		t.Error("settled: the deletion brake's view differs from end's")
+	}
+
+	// Scope None has one pair, the cluster's, whatever the selection.
+	none := testGTR()
+	none.Name, none.Spec.Scope = "cluster", v1alpha1.ScopeNone
+	s.trigger(none)
+	s.setSelected(none, []string{"a", "b"})
+	s.begin(none, "")
+	s.record(none, "", outcome{inv: healthyInv(1)})
+	if !s.end(none, "") {
+		t.Error("scope None: not settled once the cluster's pair was reconciled")
+	}
 }
 
 // A removed pair is remembered until the cache no longer lists its
