@@ -336,6 +336,14 @@ func (c *Controller) flushSettled(gtr string) {
 	c.flushAfter(gtr, at.Sub(now))
 }
 
+// flushPending reports whether a status write of the GlobalTenantResource
+// was asked for and no reconcile has begun to serve it yet.
+func (c *Controller) flushPending(gtr string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.flushing[gtr]
+}
+
 // serving marks the status writes asked for so far as served: a
 // GlobalTenantResource reconcile begins, and reads every pair after this.
 func (c *Controller) serving(gtr string) {

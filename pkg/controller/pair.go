@@ -74,7 +74,7 @@ func (c *Controller) reconcilePair(ctx context.Context, p Pair) (res reconcile.R
 	}
 	c.store.begin(gtr, p.Tenant)
 	defer func() {
-		if c.store.end(gtr, p.Tenant) {
+		if c.store.end(gtr, p.Tenant) && c.flushPending(gtr.Name) && c.store.settledNow(gtr) {
 			c.flushSettled(gtr.Name)
 		}
 	}()

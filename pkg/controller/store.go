@@ -265,17 +265,28 @@ func (s *store) begin(gtr *v1alpha1.GlobalTenantResource, tenant string) {
 	st.inFlight[tenant]++
 }
 
-// end reports whether the GlobalTenantResource is settled now: no pair in
-// flight and every pair the scope produces reconciled for the current spec.
-// The scan runs only when the last pair in flight ends, which is rare
-// while a large one converges.
-func (s *store) end(gtr *v1alpha1.GlobalTenantResource, tenant string) (settled bool) {
+// end reports whether no pair of the GlobalTenantResource is in flight any
+// more. Whether it is also settled is a separate question (settledNow): its
+// scan of every pair is worth it only when a status write waits for it, and
+// at every end it made quiet resyncs quadratic in the tenants (1.2 s of the
+// controller's CPU in a 1,000-tenant bench, a hundred times that at 10,000).
+func (s *store) end(gtr *v1alpha1.GlobalTenantResource, tenant string) (idle bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.state(gtr)
 	if st.inFlight[tenant]--; st.inFlight[tenant] <= 0 {
 		delete(st.inFlight, tenant)
 	}
+	return len(st.inFlight) == 0
+}
+
+// settledNow reports whether the GlobalTenantResource is settled: no pair in
+// flight, its pairs queued for the current spec, and every pair the scope
+// produces from the last selection reconciled for it.
+func (s *store) settledNow(gtr *v1alpha1.GlobalTenantResource) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.state(gtr)
 	return len(st.inFlight) == 0 && st.triggered != "" && st.reconciled(triggerKey(gtr), wantedPairs(gtr, st.selected))
 }
 

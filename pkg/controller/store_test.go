@@ -88,15 +88,19 @@ func TestStoreInFlight(t *testing.T) {
 	}
 }
 
-// end reports a GlobalTenantResource settled only when its last pair in
-// flight ends and every selected tenant was reconciled for the current
-// spec: that is when its Ready summary is written without the spacing.
+// settledNow reports a GlobalTenantResource settled only when no pair is in
+// flight and every selected tenant was reconciled for the current spec:
+// that is when its Ready summary is written without the spacing. end
+// reports only whether the last pair in flight ended.
 func TestStoreSettled(t *testing.T) {
 	gtr := testGTR()
 	s := newStore()
 	s.begin(gtr, "a")
 	s.record(gtr, "a", outcome{inv: healthyInv(1)})
-	if s.end(gtr, "a") {
+	if !s.end(gtr, "a") {
+		t.Error("not idle after the only pair ended")
+	}
+	if s.settledNow(gtr) {
 		t.Error("settled before the GTR reconcile queued its pairs")
 	}
 	s.trigger(gtr)
@@ -105,26 +109,28 @@ func TestStoreSettled(t *testing.T) {
 	s.begin(gtr, "b")
 	s.record(gtr, "a", outcome{inv: healthyInv(1)})
 	if s.end(gtr, "a") {
-		t.Error("settled while b is in flight")
+		t.Error("idle while b is in flight")
 	}
 	s.record(gtr, "b", outcome{problem: "boom", reason: "ApplyFailed", inv: healthyInv(0)})
-	if !s.end(gtr, "b") {
+	if s.settledNow(gtr) {
+		t.Error("settled while b is in flight")
+	}
+	if !s.end(gtr, "b") || !s.settledNow(gtr) {
 		t.Error("not settled once a and b were reconciled for this generation (a failure counts)")
 	}
 	gtr.Generation++
 	s.trigger(gtr)
 	s.begin(gtr, "a")
 	s.record(gtr, "a", outcome{inv: healthyInv(1)})
-	if s.end(gtr, "a") {
+	if !s.end(gtr, "a") || s.settledNow(gtr) {
 		t.Error("settled while b was reconciled only for the previous generation")
 	}
 	s.setSelected(gtr, []string{"a"})
-	s.begin(gtr, "a")
-	if !s.end(gtr, "a") {
+	if !s.settledNow(gtr) {
 		t.Error("not settled once b left the selection")
 	}
 	if !s.settled(gtr, []string{"a"}) || s.settled(gtr, []string{"a", "b"}) {
-		t.Error("settled: the deletion brake's view differs from end's")
+		t.Error("settled: the deletion brake's view differs from settledNow's")
 	}
 
 	// Scope None has one pair, the cluster's, whatever the selection.
@@ -134,7 +140,7 @@ func TestStoreSettled(t *testing.T) {
 	s.setSelected(none, []string{"a", "b"})
 	s.begin(none, "")
 	s.record(none, "", outcome{inv: healthyInv(1)})
-	if !s.end(none, "") {
+	if !s.end(none, "") || !s.settledNow(none) {
 		t.Error("scope None: not settled once the cluster's pair was reconciled")
 	}
 }
