@@ -112,6 +112,8 @@ type Controller struct {
 	// of it returned, so that the watch event echoing that write does not queue
 	// its pair for a second, no-op render.
 	ownWrites sync.Map
+	// scopes caches which kinds are namespaced, for every render (see world).
+	scopes scopes
 }
 
 // reconcileTimeout bounds one reconcile, so that no worker can hang on a

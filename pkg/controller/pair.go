@@ -101,7 +101,7 @@ func (c *Controller) reconcilePair(ctx context.Context, p Pair) (res reconcile.R
 		r.record(ctx, v1alpha1.ReasonWaitingDependency, msg)
 		return reconcile.Result{RequeueAfter: c.opts.DependencyRetry}, nil
 	}
-	w := &world{ctx: ctx, reader: reader, mapper: c.mapper, cache: c.cache}
+	w := &world{ctx: ctx, reader: reader, mapper: c.mapper, cache: c.cache, scopes: &c.scopes}
 
 	// A pair the scope does not produce (the scope changed) only loses its objects.
 	if (prog.Scope() == v1alpha1.ScopeNone) != (p.Tenant == "") {

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"sync"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -28,7 +29,15 @@ type world struct {
 	reader client.Reader
 	mapper meta.RESTMapper
 	cache  client.Reader
+	scopes *scopes
 }
+
+// scopes remembers whether each kind is namespaced. The RESTMapper answers
+// from memory too, but builds its candidate lists on every call: asked once
+// per context reference and render, that was 2.5 % of the controller's CPU
+// at 10,000 tenants. A kind's scope cannot change while its
+// CustomResourceDefinition exists; an unknown kind is asked again each time.
+type scopes struct{ known sync.Map } // schema.GroupVersionKind → bool
 
 var _ render.World = (*world)(nil)
 
@@ -51,6 +60,11 @@ func (w *world) List(gvk schema.GroupVersionKind, namespace string, sel labels.S
 }
 
 func (w *world) Namespaced(gvk schema.GroupVersionKind) (bool, error) {
+	if w.scopes != nil {
+		if namespaced, ok := w.scopes.known.Load(gvk); ok {
+			return namespaced.(bool), nil
+		}
+	}
 	m, err := w.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	if meta.IsNoMatchError(err) {
 		return false, render.ErrUnknownKind
@@ -58,7 +72,11 @@ func (w *world) Namespaced(gvk schema.GroupVersionKind) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return m.Scope.Name() == meta.RESTScopeNameNamespace, nil
+	namespaced := m.Scope.Name() == meta.RESTScopeNameNamespace
+	if w.scopes != nil {
+		w.scopes.known.Store(gvk, namespaced)
+	}
+	return namespaced, nil
 }
 
 func (w *world) NamespaceOwner(namespace string) string {
