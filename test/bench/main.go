@@ -81,6 +81,7 @@ type config struct {
 	memLimit                    string
 	apiProfile                  string        // path prefix of the apiserver's CPU profiles; empty: none
 	apiProfileFor               time.Duration // how long each of them samples
+	convergeProfile             string        // the bench process's CPU profile of the cold convergence; empty: none
 	planeCPUs                   []int         // with split: kube-apiserver's and etcd's
 }
 
@@ -101,6 +102,8 @@ func run() error {
 	flag.BoolVar(&cfg.inProcess, "inprocess", false, "run the controller inside the bench instead of the binary, so that -cpuprofile/-memprofile "+
 		"cover it (RSS then includes the bench; request counts include the bench's few polls)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the bench process (with -inprocess: of the controller too)")
+	flag.StringVar(&cfg.convergeProfile, "cpuprofile-converge", "", "write a CPU profile of the bench process from the controller's start to cold convergence only "+
+		"(with -inprocess: the controller's CPU while converging, without the fixtures, the ceiling and the quiet window); not with -cpuprofile")
 	memProfile := flag.String("memprofile", "", "write a heap profile of the bench process after cold convergence (with -inprocess: of the controller too)")
 	flag.BoolVar(&cfg.split, "split", false, "run kube-apiserver and etcd on the first half of the CPUs, the bench and the controller on the other half (see cpus.go)")
 	flag.StringVar(&cfg.memLimit, "memlimit", "", "the controller binary's --memory-limit (e.g. 1Gi): the container's limits.memory, as the chart passes it; empty: none")
@@ -110,6 +113,9 @@ func run() error {
 	flag.Parse()
 	ctrl.SetLogger(logr.Discard())
 
+	if *cpuProfile != "" && cfg.convergeProfile != "" {
+		return fmt.Errorf("-cpuprofile and -cpuprofile-converge exclude each other (one CPU profile at a time)")
+	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
@@ -449,6 +455,11 @@ func controllerPhase(ctx context.Context, cfg config, root string, sum *summary,
 	if !cfg.keepLogs {
 		defer os.RemoveAll(dir)
 	}
+	stopProfile, err := startCPUProfile(cfg.convergeProfile)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	p, err := startController(ctx, cfg, env, dir)
 	if err != nil {
 		return err
@@ -463,6 +474,7 @@ func controllerPhase(ctx context.Context, cfg config, root string, sum *summary,
 		return err
 	}
 	sum.cold = time.Since(started)
+	stopProfile()
 	cold, err := p.scrape()
 	if err != nil {
 		return err
@@ -780,6 +792,29 @@ func profileAPIServer(ctx context.Context, cfg *rest.Config, prefix, phase strin
 		}
 	}()
 	return func() { <-done }
+}
+
+// startCPUProfile starts a CPU profile written to path ("": none) and
+// returns what stops it, which may be called more than once.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		})
+	}, nil
 }
 
 func writeHeapProfile(path string) error {
