@@ -269,7 +269,8 @@ func (s *store) begin(gtr *v1alpha1.GlobalTenantResource, tenant string) {
 // more. Whether it is also settled is a separate question (settledNow): its
 // scan of every pair is worth it only when a status write waits for it, and
 // at every end it made quiet resyncs quadratic in the tenants (1.2 s of the
-// controller's CPU in a 1,000-tenant bench, a hundred times that at 10,000).
+// controller's CPU in a 1,000-tenant bench; at 10,000 a quiet pair reconcile
+// took 19.8 ms on average, 5.3 ms without the scan).
 func (s *store) end(gtr *v1alpha1.GlobalTenantResource, tenant string) (idle bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -116,17 +116,11 @@ func run() error {
 	if *cpuProfile != "" && cfg.convergeProfile != "" {
 		return fmt.Errorf("-cpuprofile and -cpuprofile-converge exclude each other (one CPU profile at a time)")
 	}
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := startCPUProfile(*cpuProfile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	root, err := testenv.RepoRoot()
 	if err != nil {
 		return err
