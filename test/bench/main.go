@@ -10,6 +10,9 @@
 //     with pkg/snapshot) is server-side applied by -clients goroutines with
 //     no rate limit and no controller. This is the apiserver's write ceiling
 //     for exactly the objects the controller must write, on this machine.
+//     Then the same clients create one TenantInventory per pair, as the
+//     controller writes them: applies plus inventories is the inventory
+//     floor, the best the one-inventory-per-pair model can reach here.
 //  2. controller: the real tenantgen binary runs against the second control
 //     plane; the bench times cold convergence, reads the controller's own
 //     metrics endpoint for its requests, its peak RSS from /proc, the size of
@@ -47,7 +50,9 @@ import (
 
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -56,6 +61,8 @@ import (
 	"github.com/projectcapsule/tenantgen/pkg/api/v1alpha1"
 	"github.com/projectcapsule/tenantgen/pkg/apply"
 	"github.com/projectcapsule/tenantgen/pkg/controller"
+	"github.com/projectcapsule/tenantgen/pkg/health"
+	"github.com/projectcapsule/tenantgen/pkg/inventory"
 	"github.com/projectcapsule/tenantgen/pkg/manifest"
 	"github.com/projectcapsule/tenantgen/pkg/snapshot"
 	"github.com/projectcapsule/tenantgen/test/testenv"
@@ -381,11 +388,13 @@ func ceiling(ctx context.Context, cfg config, root string, sum *summary) error {
 
 	start, busy0, plane0 := time.Now(), machineBusySeconds(), planeCPU()
 	profiled := profileAPIServer(ctx, env.Config, cfg.apiProfile, "ceiling", cfg.apiProfileFor)
+	live := make([]*unstructured.Unstructured, len(desired))
 	err = parallel(len(desired), cfg.clients, func(i int) error {
-		u := desired[i]
-		if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u.DeepCopy()), client.FieldOwner("ceiling"), client.ForceOwnership); err != nil {
+		u := desired[i].DeepCopy()
+		if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner("ceiling"), client.ForceOwnership); err != nil {
 			return fmt.Errorf("applying %s %s/%s: %w", u.GetKind(), u.GetNamespace(), u.GetName(), err)
 		}
+		live[i] = u // the apply's response: what the controller's inventories record
 		return nil
 	})
 	if err != nil {
@@ -399,7 +408,78 @@ func ceiling(ctx context.Context, cfg config, root string, sum *summary) error {
 		fmt.Printf("   CPU: whole machine %.1fs of %.1fs (%d cores); %s\n", busy, sum.ceiling.Seconds()*float64(runtime.NumCPU()), runtime.NumCPU(), planeCPUSince(plane0))
 	}
 	profiled()
+	if err := inventoryFloor(ctx, cfg, c, gtrs, live, sum); err != nil {
+		return fmt.Errorf("inventory floor: %w", err)
+	}
 	printAPIServerTime(ctx, env.Config)
+	return nil
+}
+
+// inventoryFloor times, after the ceiling's applies and with the same
+// clients, the one write per (GTR, tenant) pair the inventory model adds:
+// creating the pair's TenantInventory as the controller writes it (entries
+// with the applied objects' uids, Ready and Healthy conditions). Applies plus
+// these creates, with no controller, is the floor of the model on this
+// machine: what the controller can reach at best, whatever its own cost.
+func inventoryFloor(ctx context.Context, cfg config, c client.Client, gtrItems []manifest.Item, live []*unstructured.Unstructured, sum *summary) error {
+	gtrs := map[string]*v1alpha1.GlobalTenantResource{}
+	for _, it := range gtrItems {
+		g := &v1alpha1.GlobalTenantResource{}
+		if err := k8sruntime.DefaultUnstructuredConverter.FromUnstructured(it.Object.Object, g); err != nil {
+			return err
+		}
+		if err := c.Create(ctx, g); err != nil {
+			return err
+		}
+		gtrs[g.Name] = g
+	}
+	rules, err := health.Compile(nil)
+	if err != nil {
+		return err
+	}
+	type pair struct{ gtr, tenant string }
+	objs := map[pair][]*unstructured.Unstructured{}
+	var order []pair
+	for _, u := range live {
+		p := pair{u.GetLabels()[v1alpha1.LabelGlobalTenantResource], u.GetLabels()[v1alpha1.LabelTenant]}
+		if gtrs[p.gtr] == nil {
+			return fmt.Errorf("%s %s/%s: no GlobalTenantResource %q", u.GetKind(), u.GetNamespace(), u.GetName(), p.gtr)
+		}
+		if objs[p] == nil {
+			order = append(order, p)
+		}
+		objs[p] = append(objs[p], u)
+	}
+	invs := make([]*v1alpha1.TenantInventory, len(order))
+	for i, p := range order {
+		inv := inventory.New(gtrs[p.gtr], p.tenant)
+		hs := &health.Summary{}
+		for _, u := range objs[p] {
+			inv.Status.Entries = append(inv.Status.Entries, inventory.Entry(inventory.RefOf(u), u.GetUID(), false))
+			hs.Add(inventory.RefOf(u).String(), rules.Assess(u))
+		}
+		inventory.Sort(inv.Status.Entries)
+		inv.Status.Size = len(inv.Status.Entries)
+		meta.SetStatusCondition(&inv.Status.Conditions, metav1.Condition{Type: v1alpha1.ConditionReady, Status: metav1.ConditionTrue,
+			Reason: v1alpha1.ReasonReconciled, Message: fmt.Sprintf("%d objects applied", len(objs[p]))})
+		meta.SetStatusCondition(&inv.Status.Conditions, hs.Condition())
+		inv.Status.Unhealthy = hs.Unhealthy()
+		invs[i] = inv
+	}
+	start, busy0, plane0 := time.Now(), machineBusySeconds(), planeCPU()
+	err = parallel(len(invs), cfg.clients, func(i int) error {
+		return c.Create(ctx, invs[i], client.FieldOwner("ceiling"))
+	})
+	if err != nil {
+		return err
+	}
+	sum.inventories = time.Since(start)
+	fmt.Printf("inventory floor: + %d TenantInventory creates in %s (%.0f/s); applies + inventories = %s = %.2f× the ceiling: the best the one-inventory-per-pair model can do here\n",
+		len(invs), sum.inventories.Round(time.Millisecond), float64(len(invs))/sum.inventories.Seconds(),
+		(sum.ceiling + sum.inventories).Round(time.Millisecond), sum.floorRatio())
+	if busy := machineBusySeconds() - busy0; busy > 0 {
+		fmt.Printf("   CPU: whole machine %.1fs of %.1fs (%d cores); %s\n", busy, sum.inventories.Seconds()*float64(runtime.NumCPU()), runtime.NumCPU(), planeCPUSince(plane0))
+	}
 	return nil
 }
 
@@ -474,8 +554,8 @@ func controllerPhase(ctx context.Context, cfg config, root string, sum *summary,
 		return err
 	}
 	sum.coldWrites, sum.coldConflicts = cold.writes(), cold.conflicts()
-	fmt.Printf("cold convergence: %d tenants × %d GTRs in %s = %.2f× the ceiling (goal ≤ 1.5×)\n",
-		cfg.tenants, len(gtrs), sum.cold.Round(time.Millisecond), sum.ratio())
+	fmt.Printf("cold convergence: %d tenants × %d GTRs in %s = %.2f× the ceiling (goal ≤ 1.5×), %.2f× the inventory floor\n",
+		cfg.tenants, len(gtrs), sum.cold.Round(time.Millisecond), sum.ratio(), sum.cold.Seconds()/(sum.ceiling+sum.inventories).Seconds())
 	fmt.Printf("   controller requests: %d writes, %d reads; %d × 409 Conflict = %.1f%% of writes (goal ≤ 5%%)\n",
 		int(sum.coldWrites), int(cold.reads()), int(sum.coldConflicts), pctOf(sum.coldConflicts, sum.coldWrites))
 	fmt.Printf("   by method: %s; by code: %s\n", cold.byMethod(), cold.byCode())
@@ -1300,6 +1380,7 @@ func printAPIServerTime(ctx context.Context, cfg *rest.Config) {
 type summary struct {
 	tenants                     int
 	ceiling, cold, quiet        time.Duration
+	inventories                 time.Duration // the inventory floor's creates, after the ceiling
 	ceilingWrites               int
 	coldWrites, coldConflicts   float64
 	quietWrites, quietConflicts float64
@@ -1307,6 +1388,14 @@ type summary struct {
 	largest                     int
 	largestWhat                 string
 	p50, p99, pmax              time.Duration
+}
+
+// floorRatio is the inventory floor (applies + inventory creates) against the ceiling.
+func (s *summary) floorRatio() float64 {
+	if s.ceiling == 0 {
+		return 0
+	}
+	return (s.ceiling + s.inventories).Seconds() / s.ceiling.Seconds()
 }
 
 func (s *summary) ratio() float64 {
@@ -1344,6 +1433,7 @@ func (s *summary) print() {
 		rows = append(rows, row{what, value, goal, v})
 	}
 	add("write ceiling", fmt.Sprintf("%d applies in %s", s.ceilingWrites, s.ceiling.Round(time.Millisecond)), "(reference)", s.ceiling > 0, true)
+	add("inventory floor", fmt.Sprintf("+ inventories in %s = %.2f× ceiling", s.inventories.Round(time.Millisecond), s.floorRatio()), "(reference)", s.inventories > 0, true)
 	add("cold convergence", fmt.Sprintf("%s = %.2f× ceiling", s.cold.Round(time.Millisecond), s.ratio()), "≤ 1.5×", s.cold > 0, s.ratio() <= 1.5)
 	add("409s while converging", fmt.Sprintf("%d / %d writes = %.1f%%", int(s.coldConflicts), int(s.coldWrites), pctOf(s.coldConflicts, s.coldWrites)), "≤ 5%", s.cold > 0, pctOf(s.coldConflicts, s.coldWrites) <= 5)
 	rss := max(s.rssCold, s.rssEnd)
