@@ -16,7 +16,7 @@ func TestStatusSpacing(t *testing.T) {
 	for _, c := range []struct{ cost, want time.Duration }{
 		{0, statusDelay},                          // never reconciled yet
 		{20 * time.Millisecond, statusDelay},      // a thousand tenants
-		{300 * time.Millisecond, 3 * time.Second}, // ten thousand, under load
+		{300 * time.Millisecond, 6 * time.Second}, // ten thousand, under load
 	} {
 		if got := statusSpacing(c.cost); got != c.want {
 			t.Errorf("statusSpacing(%s) = %s, want %s", c.cost, got, c.want)

@@ -2,7 +2,9 @@ package controller
 
 import (
 	"context"
+	"net/http"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/projectcapsule/tenantgen/pkg/api/v1alpha1"
 	"github.com/projectcapsule/tenantgen/pkg/connection"
+	"github.com/projectcapsule/tenantgen/pkg/decoder"
 )
 
 // ManagerOptions configure the process around the controller.
@@ -44,6 +47,14 @@ func Scheme() *runtime.Scheme {
 	return s
 }
 
+// managerSource is where the manager's own cache watches, once *mgr is set.
+func managerSource(mgr *manager.Manager) decoder.Source {
+	return func() (*rest.Config, *http.Client, meta.RESTMapper) {
+		m := *mgr
+		return m.GetConfig(), m.GetHTTPClient(), m.GetRESTMapper()
+	}
+}
+
 // NewManager builds a controller-runtime manager running the tenantgen controller.
 func NewManager(ctx context.Context, cfg *rest.Config, o ManagerOptions) (manager.Manager, *Controller, error) {
 	cfg = rest.CopyConfig(cfg)
@@ -57,12 +68,16 @@ func NewManager(ctx context.Context, cfg *rest.Config, o ManagerOptions) (manage
 		d := &connection.Dialer{Log: ctrl.Log.WithName("apiserver")}
 		cfg.Dial = d.DialContext
 	}
+	var mgr manager.Manager
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme: Scheme(),
-		// Nothing reads the managedFields of tenants, namespaces, context
-		// objects or inventories; at a thousand tenants they were a third of
-		// the cache.
-		Cache:                   cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
+		Cache: cache.Options{
+			// Nothing reads the managedFields of tenants, namespaces, context
+			// objects or inventories; at a thousand tenants they were a third of
+			// the cache.
+			DefaultTransform: cache.TransformStripManagedFields(),
+			NewInformer:      decoder.NewInformer(managerSource(&mgr), nil),
+		},
 		Metrics:                 metricsserver.Options{BindAddress: o.MetricsAddr},
 		HealthProbeBindAddress:  o.ProbeAddr,
 		LeaderElection:          o.LeaderElection,
