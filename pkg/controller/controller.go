@@ -15,7 +15,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -255,8 +254,8 @@ func gtrLabelCache(mgr manager.Manager, op selection.Operator, transform toolsca
 	c, err := cache.New(mgr.GetConfig(), cache.Options{
 		Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(), HTTPClient: hc,
 		DefaultLabelSelector: sel, DefaultTransform: transform,
-		NewInformer: decoder.NewInformer(func() (*rest.Config, *http.Client, meta.RESTMapper) {
-			return mgr.GetConfig(), hc, mgr.GetRESTMapper()
+		NewInformer: decoder.NewInformer(func() decoder.Source {
+			return decoder.Source{Config: mgr.GetConfig(), HTTPClient: hc, Mapper: mgr.GetRESTMapper(), Scheme: mgr.GetScheme()}
 		}, sel),
 	})
 	if err != nil {

@@ -2,9 +2,7 @@ package controller
 
 import (
 	"context"
-	"net/http"
 
-	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -48,10 +46,10 @@ func Scheme() *runtime.Scheme {
 }
 
 // managerSource is where the manager's own cache watches, once *mgr is set.
-func managerSource(mgr *manager.Manager) decoder.Source {
-	return func() (*rest.Config, *http.Client, meta.RESTMapper) {
+func managerSource(mgr *manager.Manager) func() decoder.Source {
+	return func() decoder.Source {
 		m := *mgr
-		return m.GetConfig(), m.GetHTTPClient(), m.GetRESTMapper()
+		return decoder.Source{Config: m.GetConfig(), HTTPClient: m.GetHTTPClient(), Mapper: m.GetRESTMapper(), Scheme: m.GetScheme()}
 	}
 }
 

@@ -407,3 +407,68 @@ func (p *parser) digits() bool {
 	}
 	return p.i > start
 }
+
+// skip moves past one value without building it. It checks only what it
+// needs to find the value's end; the bytes it skips are decoded by
+// someone else (see EventSpan) or not at all.
+func (p *parser) skip() error {
+	p.space()
+	if p.i >= len(p.data) {
+		return p.fail("unexpected end")
+	}
+	switch p.data[p.i] {
+	case '"':
+		return p.skipString()
+	case '{', '[':
+		depth := 0
+		for p.i < len(p.data) {
+			switch p.data[p.i] {
+			case '"':
+				if err := p.skipString(); err != nil {
+					return err
+				}
+				continue
+			case '{', '[':
+				if depth++; depth > maxDepth {
+					return p.fail("nested too deeply")
+				}
+			case '}', ']':
+				if depth--; depth == 0 {
+					p.i++
+					return nil
+				}
+			}
+			p.i++
+		}
+		return p.fail("unexpected end")
+	default: // a number or a literal
+		start := p.i
+		for p.i < len(p.data) {
+			switch p.data[p.i] {
+			case ',', '}', ']', ' ', '\t', '\n', '\r':
+				if p.i == start {
+					return p.fail("expected a value")
+				}
+				return nil
+			}
+			p.i++
+		}
+		return nil
+	}
+}
+
+func (p *parser) skipString() error {
+	p.i++ // '"'
+	for p.i < len(p.data) {
+		switch p.data[p.i] {
+		case '"':
+			p.i++
+			return nil
+		case '\\':
+			p.i += 2
+			continue
+		}
+		p.i++
+	}
+	return p.fail("unterminated string")
+}
