@@ -233,7 +233,7 @@ func (n unstructuredNegotiator) StreamDecoder(contentType string, params map[str
 		return n.ClientNegotiator.StreamDecoder(contentType, params)
 	}
 	h := &handoff{}
-	return objectDecoder{h}, eventDecoder{h}, jsonserializer.Framer, nil
+	return objectDecoder{h}, eventDecoder{h: h}, jsonserializer.Framer, nil
 }
 
 // typedNegotiator is the scheme's, except for JSON watch streams of gvk:
@@ -252,7 +252,7 @@ func (n typedNegotiator) StreamDecoder(contentType string, params map[string]str
 		return n.ClientNegotiator.StreamDecoder(contentType, params)
 	}
 	h := &handoff{}
-	return typedObjects{h: h, std: std, scheme: n.scheme, gvk: n.gvk}, spanDecoder{h}, jsonserializer.Framer, nil
+	return typedObjects{h: h, std: std, scheme: n.scheme, gvk: n.gvk}, eventDecoder{h: h, span: true}, jsonserializer.Framer, nil
 }
 
 // handoff carries what the event decoder learnt to the object decoder of
@@ -260,26 +260,37 @@ func (n typedNegotiator) StreamDecoder(contentType string, params map[string]str
 // goroutine.
 type handoff struct {
 	obj map[string]any  // the decoded object (unstructured)
-	typ watch.EventType // the event's type (typed)
+	typ watch.EventType // the event's type
 }
 
 // eventDecoder decodes a frame into the metav1.WatchEvent client-go asks
-// for. The object's bytes stay in Raw (client-go passes them on); the
-// decoded object waits in the handoff.
-type eventDecoder struct{ h *handoff }
+// for. Unstructured: the whole frame is parsed and the object waits in the
+// handoff. Typed (span): the frame is only scanned, and Raw holds the
+// object's bytes, which client-go passes to typedObjects next.
+type eventDecoder struct {
+	h    *handoff
+	span bool
+}
 
 func (d eventDecoder) Decode(data []byte, _ *schema.GroupVersionKind, into runtime.Object) (runtime.Object, *schema.GroupVersionKind, error) {
 	ev, ok := into.(*metav1.WatchEvent)
 	if !ok {
 		return nil, nil, fmt.Errorf("decoding a watch event into %T", into)
 	}
-	t, obj, err := Event(data)
+	var t watch.EventType
+	raw := data
+	var err error
+	if d.span {
+		t, raw, err = EventSpan(data)
+	} else {
+		t, d.h.obj, err = Event(data)
+	}
 	if err != nil {
 		return nil, nil, err
 	}
-	d.h.obj = obj
+	d.h.typ = t
 	ev.Type = string(t)
-	ev.Object = runtime.RawExtension{Raw: data}
+	ev.Object = runtime.RawExtension{Raw: raw}
 	return ev, nil, nil
 }
 
@@ -309,31 +320,6 @@ func (d objectDecoder) Decode(data []byte, _ *schema.GroupVersionKind, _ runtime
 	}
 	return u, &gvk, nil
 }
-
-// spanDecoder finds a frame's type and object; client-go passes the
-// object's bytes, Raw, to typedObjects.
-type spanDecoder struct{ h *handoff }
-
-func (d spanDecoder) Decode(data []byte, _ *schema.GroupVersionKind, into runtime.Object) (runtime.Object, *schema.GroupVersionKind, error) {
-	ev, ok := into.(*metav1.WatchEvent)
-	if !ok {
-		return nil, nil, fmt.Errorf("decoding a watch event into %T", into)
-	}
-	t, obj, err := EventSpan(data)
-	if err != nil {
-		return nil, nil, err
-	}
-	d.h.typ = t
-	ev.Type = string(t)
-	ev.Object = runtime.RawExtension{Raw: obj}
-	return ev, nil, nil
-}
-
-func (spanDecoder) Encode(runtime.Object, io.Writer) error {
-	return fmt.Errorf("the watch event decoder does not encode")
-}
-
-func (spanDecoder) Identifier() runtime.Identifier { return "tenantgen-watch-event-span-json" }
 
 // typedObjects decodes the objects of a watch of gvk into their Go type,
 // as the scheme's JSON serializer does (not strict, integers kept, the
