@@ -205,12 +205,7 @@ func (r *pairRun) sync(ctx context.Context, objs []render.Object, resync time.Du
 		msg := "prune failed: " + truncate(strings.Join(pruneProblems, "; "), 1000)
 		return r.failedWith(ctx, entries, hs, v1alpha1.ReasonPruneFailed, msg)
 	}
-	msg := fmt.Sprintf("%d objects applied", len(applied))
-	if pending > 0 {
-		msg += fmt.Sprintf("; %d no longer rendered wait for the deletion brake", pending)
-	}
-	cond := metav1.Condition{Type: v1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: v1alpha1.ReasonReconciled, Message: msg}
-	if err := r.save(ctx, entries, pending, cond, hs); err != nil {
+	if err := r.save(ctx, entries, pending, inventory.Applied(len(applied), pending), hs); err != nil {
 		return r.failed(ctx, v1alpha1.ReasonInventoryFailed, "writing the inventory: "+err.Error())
 	}
 	r.recordOutcome("", "")
@@ -425,26 +420,12 @@ func (r *pairRun) condition() metav1.Condition {
 // with server-side applies. A nil health keeps the Healthy condition as it
 // was (nothing was applied this time).
 func (r *pairRun) save(ctx context.Context, entries []v1alpha1.InventoryEntry, pending int, cond metav1.Condition, hs *health.Summary) error {
-	inventory.Sort(entries)
 	inv := inventory.New(r.gtr, r.tenant)
 	if r.inv != nil {
 		inv.Status.Conditions = append([]metav1.Condition(nil), r.inv.Status.Conditions...)
 		inv.Status.Unhealthy = r.inv.Status.Unhealthy
 	}
-	cond.Type = v1alpha1.ConditionReady
-	cond.ObservedGeneration = 0
-	meta.SetStatusCondition(&inv.Status.Conditions, cond)
-	switch {
-	case hs != nil:
-		meta.SetStatusCondition(&inv.Status.Conditions, hs.Condition())
-		inv.Status.Unhealthy = hs.Unhealthy()
-	case meta.FindStatusCondition(inv.Status.Conditions, v1alpha1.ConditionHealthy) == nil:
-		meta.SetStatusCondition(&inv.Status.Conditions, metav1.Condition{Type: v1alpha1.ConditionHealthy,
-			Status: metav1.ConditionUnknown, Reason: v1alpha1.ReasonNotApplied, Message: "nothing applied yet"})
-	}
-	inv.Status.Entries = entries
-	inv.Status.Size = len(entries)
-	inv.Status.PendingDeletions = pending
+	inventory.Record(inv, entries, pending, cond, hs)
 	if r.inv != nil && equality.Semantic.DeepEqual(inv.Status, r.inv.Status) &&
 		controllerutil.ContainsFinalizer(r.inv, inventory.Finalizer) && len(r.inv.OwnerReferences) == 1 && r.inv.OwnerReferences[0].UID == r.gtr.UID {
 		return nil

@@ -12,7 +12,6 @@ package decoder
 
 import (
 	"fmt"
-	"math"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -391,11 +390,9 @@ func (p *parser) number() (any, error) {
 		}
 	}
 	f, err := strconv.ParseFloat(text, 64)
-	if err != nil && !math.IsInf(f, 0) {
-		return nil, p.fail("invalid number")
-	}
-	if math.IsInf(f, 0) {
-		// encoding/json refuses numbers out of float64's range.
+	if err != nil {
+		// The syntax was checked above: this is a number beyond float64's
+		// range, which encoding/json refuses too.
 		return nil, p.fail("number out of range")
 	}
 	return f, nil

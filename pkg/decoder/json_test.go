@@ -71,7 +71,7 @@ func TestObjectRefusesMalformed(t *testing.T) {
 		if !errors.As(err, &se) {
 			t.Errorf("Object(%q) = %v, want a SyntaxError", c, err)
 		}
-		if _, rerr := plain([]byte(c)); rerr == nil && c != `[]` && c != `"x"` {
+		if _, rerr := plain([]byte(c)); rerr == nil {
 			t.Errorf("encoding/json accepts %q: the cases disagree", c)
 		}
 	}

@@ -31,16 +31,25 @@ func Event(frame []byte) (watch.EventType, map[string]any, error) {
 		return "", nil, err
 	}
 	t, _ := m["type"].(string)
+	obj, ok := m["object"].(map[string]any)
+	et, err := eventType(t, ok)
+	if err != nil {
+		return "", nil, err
+	}
+	return et, obj, nil
+}
+
+// eventType checks the type of a watch event, and that it has an object.
+func eventType(t string, object bool) (watch.EventType, error) {
 	switch watch.EventType(t) {
 	case watch.Added, watch.Modified, watch.Deleted, watch.Bookmark, watch.Error:
 	default:
-		return "", nil, fmt.Errorf("watch event of type %q", t)
+		return "", fmt.Errorf("watch event of type %q", t)
 	}
-	obj, ok := m["object"].(map[string]any)
-	if !ok {
-		return "", nil, fmt.Errorf("%s watch event without an object", t)
+	if !object {
+		return "", fmt.Errorf("%s watch event without an object", t)
 	}
-	return watch.EventType(t), obj, nil
+	return watch.EventType(t), nil
 }
 
 // EventSpan reads a frame of a JSON watch stream for its type and the bytes
@@ -104,15 +113,11 @@ func EventSpan(frame []byte) (watch.EventType, []byte, error) {
 	if p.i >= len(p.data) {
 		return "", nil, p.fail("unexpected end of the event")
 	}
-	switch watch.EventType(t) {
-	case watch.Added, watch.Modified, watch.Deleted, watch.Bookmark, watch.Error:
-	default:
-		return "", nil, fmt.Errorf("watch event of type %q", t)
+	et, err := eventType(t, len(obj) > 0 && obj[0] == '{')
+	if err != nil {
+		return "", nil, err
 	}
-	if len(obj) == 0 || obj[0] != '{' {
-		return "", nil, fmt.Errorf("%s watch event without an object", t)
-	}
-	return watch.EventType(t), obj, nil
+	return et, obj, nil
 }
 
 // Source is where a cache's informers watch.
@@ -247,9 +252,12 @@ type typedNegotiator struct {
 }
 
 func (n typedNegotiator) StreamDecoder(contentType string, params map[string]string) (runtime.Decoder, runtime.Serializer, runtime.Framer, error) {
-	std, _, _, err := n.ClientNegotiator.StreamDecoder(contentType, params)
-	if err != nil || contentType != runtime.ContentTypeJSON {
+	if contentType != runtime.ContentTypeJSON {
 		return n.ClientNegotiator.StreamDecoder(contentType, params)
+	}
+	std, _, _, err := n.ClientNegotiator.StreamDecoder(contentType, params)
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	h := &handoff{}
 	return typedObjects{h: h, std: std, scheme: n.scheme, gvk: n.gvk}, eventDecoder{h: h, span: true}, jsonserializer.Framer, nil

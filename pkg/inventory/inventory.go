@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -26,6 +27,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/projectcapsule/tenantgen/pkg/api/v1alpha1"
+	"github.com/projectcapsule/tenantgen/pkg/health"
 )
 
 // Finalizer keeps a TenantInventory (and a GlobalTenantResource) until the
@@ -136,6 +138,41 @@ func New(gtr *v1alpha1.GlobalTenantResource, tenant string) *v1alpha1.TenantInve
 		Spec: v1alpha1.TenantInventorySpec{GlobalTenantResource: gtr.Name, Tenant: tenant},
 	}
 	return inv
+}
+
+// Record sets an inventory's status from one run of its pair: the entries
+// (sorted here, so that an unchanged run compares equal), how many of them
+// wait for the deletion brake, the Ready condition and the health of the
+// objects applied. A nil health keeps the one already in the status, or says
+// Unknown when there is none: a run that applied nothing learnt nothing new.
+// The controller and the bench's inventory floor build inventories with it, so
+// the floor writes what the controller writes.
+func Record(inv *v1alpha1.TenantInventory, entries []v1alpha1.InventoryEntry, pending int, ready metav1.Condition, hs *health.Summary) {
+	Sort(entries)
+	ready.Type = v1alpha1.ConditionReady
+	ready.ObservedGeneration = 0
+	meta.SetStatusCondition(&inv.Status.Conditions, ready)
+	switch {
+	case hs != nil:
+		meta.SetStatusCondition(&inv.Status.Conditions, hs.Condition())
+		inv.Status.Unhealthy = hs.Unhealthy()
+	case meta.FindStatusCondition(inv.Status.Conditions, v1alpha1.ConditionHealthy) == nil:
+		meta.SetStatusCondition(&inv.Status.Conditions, metav1.Condition{Type: v1alpha1.ConditionHealthy,
+			Status: metav1.ConditionUnknown, Reason: v1alpha1.ReasonNotApplied, Message: "nothing applied yet"})
+	}
+	inv.Status.Entries = entries
+	inv.Status.Size = len(entries)
+	inv.Status.PendingDeletions = pending
+}
+
+// Applied is the Ready condition of a run whose applies and prunes all went
+// through; pending are the objects no longer rendered that wait for the brake.
+func Applied(applied, pending int) metav1.Condition {
+	msg := fmt.Sprintf("%d objects applied", applied)
+	if pending > 0 {
+		msg += fmt.Sprintf("; %d no longer rendered wait for the deletion brake", pending)
+	}
+	return metav1.Condition{Type: v1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: v1alpha1.ReasonReconciled, Message: msg}
 }
 
 // Labels are the ownership labels of a pair's objects and of its inventory.

@@ -5,12 +5,14 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/projectcapsule/tenantgen/pkg/api/v1alpha1"
+	"github.com/projectcapsule/tenantgen/pkg/health"
 )
 
 func TestIDRoundTrip(t *testing.T) {
@@ -104,5 +106,46 @@ func TestNewIsOwnedAndGuarded(t *testing.T) {
 	}
 	if _, ok := New(gtr, "").Labels[v1alpha1.LabelTenant]; ok {
 		t.Error("scope None inventory must not carry an empty tenant label")
+	}
+}
+
+func TestRecord(t *testing.T) {
+	gtr := &v1alpha1.GlobalTenantResource{ObjectMeta: metav1.ObjectMeta{Name: "gw", UID: "uid-1"}}
+	gw := Ref{GroupVersionKind: schema.GroupVersionKind{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "Gateway"}, Namespace: "ns", Name: "gw"}
+	issuer := Ref{GroupVersionKind: schema.GroupVersionKind{Group: "cert-manager.io", Version: "v1", Kind: "Issuer"}, Namespace: "ns", Name: "le"}
+
+	// A first run that applied nothing knows nothing of health.
+	inv := New(gtr, "solar")
+	Record(inv, nil, 0, metav1.Condition{Status: metav1.ConditionFalse, Reason: v1alpha1.ReasonApplyFailed, ObservedGeneration: 4}, nil)
+	ready, healthy := meta.FindStatusCondition(inv.Status.Conditions, v1alpha1.ConditionReady), meta.FindStatusCondition(inv.Status.Conditions, v1alpha1.ConditionHealthy)
+	if ready == nil || ready.Reason != v1alpha1.ReasonApplyFailed || ready.ObservedGeneration != 0 {
+		t.Errorf("Ready: %+v (an inventory has no generation to observe)", ready)
+	}
+	if healthy == nil || healthy.Status != metav1.ConditionUnknown || healthy.Reason != v1alpha1.ReasonNotApplied {
+		t.Errorf("Healthy of a run that applied nothing: %+v", healthy)
+	}
+
+	// A run that applied: entries sorted, health from the summary.
+	hs := &health.Summary{}
+	hs.Add(gw.String(), health.Result{Status: health.Failed, Message: "not programmed"})
+	hs.Add(issuer.String(), health.Result{Status: health.Current})
+	Record(inv, []v1alpha1.InventoryEntry{Entry(issuer, "u2", false), Entry(gw, "u1", false)}, 1, Applied(2, 1), hs)
+	if inv.Status.Size != 2 || inv.Status.Entries[0].ID != gw.ID() || inv.Status.PendingDeletions != 1 || inv.Status.Unhealthy != 1 {
+		t.Errorf("status: %+v", inv.Status)
+	}
+	if ready := meta.FindStatusCondition(inv.Status.Conditions, v1alpha1.ConditionReady); ready.Status != metav1.ConditionTrue || ready.Message != "2 objects applied; 1 no longer rendered wait for the deletion brake" {
+		t.Errorf("Ready: %+v", ready)
+	}
+	if healthy := meta.FindStatusCondition(inv.Status.Conditions, v1alpha1.ConditionHealthy); healthy.Status != metav1.ConditionFalse {
+		t.Errorf("Healthy: %+v", healthy)
+	}
+
+	// A later run without health keeps what the last one learnt.
+	Record(inv, inv.Status.Entries, 0, Applied(2, 0), nil)
+	if healthy := meta.FindStatusCondition(inv.Status.Conditions, v1alpha1.ConditionHealthy); healthy.Status != metav1.ConditionFalse || inv.Status.Unhealthy != 1 {
+		t.Errorf("Healthy was not kept: %+v, unhealthy %d", healthy, inv.Status.Unhealthy)
+	}
+	if ready := meta.FindStatusCondition(inv.Status.Conditions, v1alpha1.ConditionReady); ready.Message != "2 objects applied" {
+		t.Errorf("Ready: %+v", ready)
 	}
 }

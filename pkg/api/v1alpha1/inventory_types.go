@@ -8,10 +8,12 @@ import (
 // TenantInventory is the inventory of record and the state of one
 // GlobalTenantResource for one tenant (one per GlobalTenantResource in scope
 // None). The controller writes it, with an ownerReference to its
-// GlobalTenantResource, before it creates any object it lists, so whatever
-// moment the controller stops at, every object it created is listed here. Its
-// size is bounded by spec.limits.maxObjectsPerTenant, not by the number of
-// tenants. A finalizer keeps it until its objects are pruned or released.
+// GlobalTenantResource, once per reconcile, after the applies. An object
+// applied before a crash and not yet listed here carries the pair's labels,
+// and its kind is in the GlobalTenantResource's status.generatedKinds before
+// it is applied: the next controller finds it and lists it. Its size is
+// bounded by spec.limits.maxObjectsPerTenant, not by the number of tenants. A
+// finalizer keeps it until its objects are pruned or released.
 //
 // +kubebuilder:object:root=true
 // +kubebuilder:resource:scope=Cluster,shortName=tinv,categories=tenantgen
