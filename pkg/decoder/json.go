@@ -11,6 +11,7 @@
 package decoder
 
 import (
+	"bytes"
 	"fmt"
 	"strconv"
 	"unicode/utf16"
@@ -457,16 +458,22 @@ func (p *parser) skip() error {
 
 func (p *parser) skipString() error {
 	p.i++ // '"'
-	for p.i < len(p.data) {
-		switch p.data[p.i] {
-		case '"':
-			p.i++
-			return nil
-		case '\\':
-			p.i += 2
-			continue
+	start := p.i
+	for {
+		j := bytes.IndexByte(p.data[p.i:], '"')
+		if j < 0 {
+			p.i = len(p.data)
+			return p.fail("unterminated string")
 		}
-		p.i++
+		p.i += j + 1
+		// The quote ends the string unless an odd number of backslashes
+		// escapes it.
+		k := p.i - 2
+		for k >= start && p.data[k] == '\\' {
+			k--
+		}
+		if (p.i-2-k)%2 == 0 {
+			return nil
+		}
 	}
-	return p.fail("unterminated string")
 }

@@ -14,7 +14,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
-	jsonserializer "k8s.io/apimachinery/pkg/runtime/serializer/json"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -238,7 +237,7 @@ func (n unstructuredNegotiator) StreamDecoder(contentType string, params map[str
 		return n.ClientNegotiator.StreamDecoder(contentType, params)
 	}
 	h := &handoff{}
-	return objectDecoder{h}, eventDecoder{h: h}, jsonserializer.Framer, nil
+	return objectDecoder{h}, eventDecoder{h: h}, framer{}, nil
 }
 
 // typedNegotiator is the scheme's, except for JSON watch streams of gvk:
@@ -260,7 +259,7 @@ func (n typedNegotiator) StreamDecoder(contentType string, params map[string]str
 		return nil, nil, nil, err
 	}
 	h := &handoff{}
-	return typedObjects{h: h, std: std, scheme: n.scheme, gvk: n.gvk}, eventDecoder{h: h, span: true}, jsonserializer.Framer, nil
+	return typedObjects{h: h, std: std, scheme: n.scheme, gvk: n.gvk}, eventDecoder{h: h, span: true}, framer{}, nil
 }
 
 // handoff carries what the event decoder learnt to the object decoder of

@@ -50,8 +50,10 @@ import (
 
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -113,7 +115,7 @@ func run() error {
 	memProfile := flag.String("memprofile", "", "write a heap profile of the bench process after cold convergence (with -inprocess: of the controller too)")
 	flag.BoolVar(&cfg.split, "split", false, "run kube-apiserver and etcd on the first half of the CPUs, the bench and the controller on the other half (see cpus.go)")
 	flag.StringVar(&cfg.memLimit, "memlimit", "", "the controller binary's --memory-limit (e.g. 1Gi): the container's limits.memory, as the chart passes it; empty: none")
-	flag.StringVar(&cfg.apiProfile, "apiprofile", "", "write CPU profiles of kube-apiserver, from the start of the ceiling and of the convergence, to PREFIX-ceiling.pprof and PREFIX-controller.pprof")
+	flag.StringVar(&cfg.apiProfile, "apiprofile", "", "write CPU profiles of kube-apiserver, from the start of the ceiling, of the inventory floor's creates and of the convergence, to PREFIX-ceiling.pprof, PREFIX-inventories.pprof and PREFIX-controller.pprof")
 	flag.DurationVar(&cfg.apiProfileFor, "apiprofile-for", 8*time.Second, "how long each -apiprofile samples (keep it under the ceiling's time)")
 	flag.BoolVar(&cfg.keepLogs, "keep", true, "keep the temporary directory with the controller log")
 	flag.Parse()
@@ -373,6 +375,13 @@ func ceiling(ctx context.Context, cfg config, root string, sum *summary) error {
 		desired[i] = u
 	}
 	fmt.Printf("rendered offline: %d objects for %d tenants in %s\n", len(desired), cfg.tenants, time.Since(t0).Round(time.Millisecond))
+	seen := map[schema.GroupVersionKind]bool{}
+	for _, u := range desired {
+		if gvk := u.GroupVersionKind(); !seen[gvk] {
+			seen[gvk] = true
+			sum.generatedKinds = append(sum.generatedKinds, gvk)
+		}
+	}
 
 	env, c, err := startEnv(cfg)
 	if err != nil {
@@ -407,7 +416,7 @@ func ceiling(ctx context.Context, cfg config, root string, sum *summary) error {
 		fmt.Printf("   CPU: whole machine %.1fs of %.1fs (%d cores); %s\n", busy, sum.ceiling.Seconds()*float64(runtime.NumCPU()), runtime.NumCPU(), planeCPUSince(plane0))
 	}
 	profiled()
-	if err := inventoryFloor(ctx, cfg, c, gtrs, live, sum); err != nil {
+	if err := inventoryFloor(ctx, cfg, env.Config, c, gtrs, live, sum); err != nil {
 		return fmt.Errorf("inventory floor: %w", err)
 	}
 	printAPIServerTime(ctx, env.Config)
@@ -420,7 +429,7 @@ func ceiling(ctx context.Context, cfg config, root string, sum *summary) error {
 // with the applied objects' uids, Ready and Healthy conditions). Applies plus
 // these creates, with no controller, is the floor of the model on this
 // machine: what the controller can reach at best, whatever its own cost.
-func inventoryFloor(ctx context.Context, cfg config, c client.Client, gtrItems []manifest.Item, live []*unstructured.Unstructured, sum *summary) error {
+func inventoryFloor(ctx context.Context, cfg config, rc *rest.Config, c client.Client, gtrItems []manifest.Item, live []*unstructured.Unstructured, sum *summary) error {
 	gtrs := map[string]*v1alpha1.GlobalTenantResource{}
 	for _, it := range gtrItems {
 		g := &v1alpha1.GlobalTenantResource{}
@@ -461,6 +470,7 @@ func inventoryFloor(ctx context.Context, cfg config, c client.Client, gtrItems [
 		inventory.Record(invs[i], entries, 0, inventory.Applied(len(entries), 0), hs)
 	}
 	start, busy0, plane0 := time.Now(), machineBusySeconds(), planeCPU()
+	profiled := profileAPIServer(ctx, rc, cfg.apiProfile, "inventories", cfg.apiProfileFor)
 	err = parallel(len(invs), cfg.clients, func(i int) error {
 		return c.Create(ctx, invs[i], client.FieldOwner("ceiling"))
 	})
@@ -468,6 +478,7 @@ func inventoryFloor(ctx context.Context, cfg config, c client.Client, gtrItems [
 		return err
 	}
 	sum.inventories = time.Since(start)
+	profiled()
 	fmt.Printf("inventory floor: + %d TenantInventory creates in %s (%.0f/s); applies + inventories = %s = %.2f× the ceiling: the best the one-inventory-per-pair model can do here\n",
 		len(invs), sum.inventories.Round(time.Millisecond), float64(len(invs))/sum.inventories.Seconds(),
 		sum.floor().Round(time.Millisecond), sum.floorRatio())
@@ -515,6 +526,9 @@ func controllerPhase(ctx context.Context, cfg config, root string, sum *summary,
 		gtrs = append(gtrs, it.Object.GetName())
 	}
 	fmt.Printf("controller env: loaded %d fixture objects and %d GlobalTenantResources in %s\n", fx.count(), len(gtrs), time.Since(t0).Round(time.Millisecond))
+	if err := warmWatchCaches(ctx, c, append([]schema.GroupVersionKind{v1alpha1.GroupVersion.WithKind("TenantInventory")}, sum.generatedKinds...)); err != nil {
+		return err
+	}
 
 	dir, err := os.MkdirTemp("", "tenantgen-bench-")
 	if err != nil {
@@ -538,10 +552,12 @@ func controllerPhase(ctx context.Context, cfg config, root string, sum *summary,
 	profiled := profileAPIServer(ctx, env.Config, cfg.apiProfile, "controller", cfg.apiProfileFor)
 
 	// Cold convergence.
+	tl := watchTimeline(p, started, sum.ceilingWrites, cfg.tenants*len(gtrs))
 	if err := waitConverged(ctx, c, p, gtrs, cfg.tenants, cfg.timeout, true); err != nil {
 		return err
 	}
 	sum.cold = time.Since(started)
+	tl.stop()
 	stopProfile()
 	cold, err := p.scrape()
 	if err != nil {
@@ -550,6 +566,7 @@ func controllerPhase(ctx context.Context, cfg config, root string, sum *summary,
 	sum.coldWrites, sum.coldConflicts = cold.writes(), cold.conflicts()
 	fmt.Printf("cold convergence: %d tenants × %d GTRs in %s = %.2f× the ceiling (goal ≤ 1.5×), %.2f× the inventory floor\n",
 		cfg.tenants, len(gtrs), sum.cold.Round(time.Millisecond), sum.ratio(), sum.cold.Seconds()/sum.floor().Seconds())
+	fmt.Printf("   timeline: %s\n", tl)
 	fmt.Printf("   controller requests: %d writes, %d reads; %d × 409 Conflict = %.1f%% of writes (goal ≤ 5%%)\n",
 		int(sum.coldWrites), int(cold.reads()), int(sum.coldConflicts), pctOf(sum.coldConflicts, sum.coldWrites))
 	fmt.Printf("   by method: %s; by code: %s\n", cold.byMethod(), cold.byCode())
@@ -945,6 +962,86 @@ func waitConverged(ctx context.Context, c client.Client, p *proc, names []string
 		case <-time.After(pollEvery):
 		}
 	}
+}
+
+// warmWatchCaches has kube-apiserver fill its watch caches of kinds
+// before the controller starts: a list at resourceVersion 0 is served from
+// the cache, once the cache holds the kind. In a running cluster these
+// caches are full (Envoy Gateway and cert-manager watch their kinds, and
+// tenantgen its inventories since its first start); on a fresh
+// kube-apiserver the first watch of a CRD waits for its cache, and the
+// controller's start would be timed with that wait in it.
+func warmWatchCaches(ctx context.Context, c client.Client, gvks []schema.GroupVersionKind) error {
+	start := time.Now()
+	var names []string
+	for _, gvk := range gvks {
+		l := &unstructured.UnstructuredList{}
+		l.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+		if err := c.List(ctx, l, &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: "0", Limit: 1}}); err != nil {
+			return fmt.Errorf("warming the watch cache of %s: %w", gvk.Kind, err)
+		}
+		names = append(names, gvk.Kind)
+	}
+	fmt.Printf("controller env: kube-apiserver's watch caches of %s filled in %s, as a running cluster has them\n",
+		strings.Join(names, ", "), time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// timeline is when the controller's counters reached the marks of a cold
+// start, read from its metrics every timelineEvery: the first apply (what
+// its start-up costs: the ceiling has none), the last apply and the last
+// inventory write (how long after the applies the inventories trail).
+type timeline struct {
+	done                                chan struct{}
+	stopped                             chan struct{}
+	firstApply, allApplies, inventories time.Duration
+}
+
+const timelineEvery = 100 * time.Millisecond
+
+func watchTimeline(p *proc, start time.Time, applies, pairs int) *timeline {
+	t := &timeline{done: make(chan struct{}), stopped: make(chan struct{})}
+	go func() {
+		defer close(t.stopped)
+		tick := time.NewTicker(timelineEvery)
+		defer tick.Stop()
+		for {
+			select {
+			case <-t.done:
+				return
+			case <-tick.C:
+			}
+			m, err := p.scrape()
+			if err != nil {
+				continue
+			}
+			at := time.Since(start)
+			n, inv := int(m.sum("tenantgen_applies_total", nil)), int(m.sum("tenantgen_inventory_writes_total", nil))
+			if n > 0 && t.firstApply == 0 {
+				t.firstApply = at
+			}
+			if n >= applies && t.allApplies == 0 {
+				t.allApplies = at
+			}
+			if inv >= pairs && t.inventories == 0 {
+				t.inventories = at
+			}
+		}
+	}()
+	return t
+}
+
+func (t *timeline) stop() { close(t.done); <-t.stopped }
+
+func (t *timeline) String() string {
+	at := func(d time.Duration) string {
+		if d == 0 {
+			return "-"
+		}
+		return d.Round(timelineEvery).String()
+	}
+	return fmt.Sprintf("first apply at %s, all applies at %s, all inventories at %s (±%s; from the controller's start)",
+		at(t.firstApply), at(t.allApplies), at(t.inventories), timelineEvery)
 }
 
 // pollEvery is how often waitConverged reads the GlobalTenantResources: it
@@ -1374,7 +1471,8 @@ func printAPIServerTime(ctx context.Context, cfg *rest.Config) {
 type summary struct {
 	tenants                     int
 	ceiling, cold, quiet        time.Duration
-	inventories                 time.Duration // the inventory floor's creates, after the ceiling
+	inventories                 time.Duration             // the inventory floor's creates, after the ceiling
+	generatedKinds              []schema.GroupVersionKind // the kinds the seed GTRs generate
 	ceilingWrites               int
 	coldWrites, coldConflicts   float64
 	quietWrites, quietConflicts float64
