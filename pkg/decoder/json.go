@@ -7,7 +7,9 @@
 // by this package's parser, with the values of apimachinery's unstructured
 // decoding: maps, slices, strings, bools, nil, int64 for integers that fit
 // and float64 for other numbers (see FuzzObject). Typed objects are decoded
-// straight into their Go type (see watch.go).
+// straight into their Go type (see watch.go). The stream is split into
+// events by following strings and brackets to each object's end (see
+// frame.go), not by encoding/json's validating Decoder.
 package decoder
 
 import (
