@@ -109,44 +109,56 @@ func (p *parser) object() (map[string]any, error) {
 		return nil, p.fail("nested too deeply")
 	}
 	defer func() { p.depth-- }()
-	p.i++ // '{'
 	m := map[string]any{}
+	err := p.members(func(k string) error {
+		v, err := p.value()
+		m[k] = v // a repeated key: the last one wins, as in encoding/json
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// members reads the object at p.i ('{'), calling member with each key and
+// p.i at its value, which member reads (or skips).
+func (p *parser) members(member func(key string) error) error {
+	p.i++ // '{'
 	p.space()
 	if p.i < len(p.data) && p.data[p.i] == '}' {
 		p.i++
-		return m, nil
+		return nil
 	}
 	for {
 		p.space()
 		if p.i >= len(p.data) || p.data[p.i] != '"' {
-			return nil, p.fail("expected a key")
+			return p.fail("expected a key")
 		}
 		k, err := p.key()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		p.space()
 		if p.i >= len(p.data) || p.data[p.i] != ':' {
-			return nil, p.fail("expected ':'")
+			return p.fail("expected ':'")
 		}
 		p.i++
-		v, err := p.value()
-		if err != nil {
-			return nil, err
+		if err := member(k); err != nil {
+			return err
 		}
-		m[k] = v // a repeated key: the last one wins, as in encoding/json
 		p.space()
 		if p.i >= len(p.data) {
-			return nil, p.fail("unexpected end in an object")
+			return p.fail("unexpected end in an object")
 		}
 		switch p.data[p.i] {
 		case ',':
 			p.i++
 		case '}':
 			p.i++
-			return m, nil
+			return nil
 		default:
-			return nil, p.fail("expected ',' or '}'")
+			return p.fail("expected ',' or '}'")
 		}
 	}
 }

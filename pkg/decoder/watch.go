@@ -60,57 +60,26 @@ func EventSpan(frame []byte) (watch.EventType, []byte, error) {
 	if p.i >= len(p.data) || p.data[p.i] != '{' {
 		return "", nil, p.fail("expected an object")
 	}
-	p.i++
 	var t string
 	var obj []byte
-	p.space()
-	for more := p.i < len(p.data) && p.data[p.i] != '}'; more; {
-		p.space()
-		if p.i >= len(p.data) || p.data[p.i] != '"' {
-			return "", nil, p.fail("expected a key")
-		}
-		k, err := p.key()
-		if err != nil {
-			return "", nil, err
-		}
-		p.space()
-		if p.i >= len(p.data) || p.data[p.i] != ':' {
-			return "", nil, p.fail("expected ':'")
-		}
-		p.i++
-		p.space()
+	err := p.members(func(k string) error {
 		switch k {
 		case "type":
 			v, err := p.value()
-			if err != nil {
-				return "", nil, err
-			}
 			t, _ = v.(string)
+			return err
 		case "object":
+			p.space()
 			start := p.i
-			if err := p.skip(); err != nil {
-				return "", nil, err
-			}
+			err := p.skip()
 			obj = frame[start:p.i]
+			return err
 		default:
-			if err := p.skip(); err != nil {
-				return "", nil, err
-			}
+			return p.skip()
 		}
-		p.space()
-		switch {
-		case p.i >= len(p.data):
-			return "", nil, p.fail("unexpected end of the event")
-		case p.data[p.i] == ',':
-			p.i++
-		case p.data[p.i] == '}':
-			more = false
-		default:
-			return "", nil, p.fail("expected ',' or '}'")
-		}
-	}
-	if p.i >= len(p.data) {
-		return "", nil, p.fail("unexpected end of the event")
+	})
+	if err != nil {
+		return "", nil, err
 	}
 	et, err := eventType(t, len(obj) > 0 && obj[0] == '{')
 	if err != nil {

@@ -412,9 +412,7 @@ func ceiling(ctx context.Context, cfg config, root string, sum *summary) error {
 	sum.ceilingWrites = len(desired)
 	fmt.Printf("ceiling: %d server-side applies in %s (%.0f/s, %d clients)\n",
 		len(desired), sum.ceiling.Round(time.Millisecond), float64(len(desired))/sum.ceiling.Seconds(), cfg.clients)
-	if busy := machineBusySeconds() - busy0; busy > 0 {
-		fmt.Printf("   CPU: whole machine %.1fs of %.1fs (%d cores); %s\n", busy, sum.ceiling.Seconds()*float64(runtime.NumCPU()), runtime.NumCPU(), planeCPUSince(plane0))
-	}
+	printPhaseCPU(sum.ceiling, busy0, plane0)
 	profiled()
 	if err := inventoryFloor(ctx, cfg, env.Config, c, gtrs, live, sum); err != nil {
 		return fmt.Errorf("inventory floor: %w", err)
@@ -463,8 +461,9 @@ func inventoryFloor(ctx context.Context, cfg config, rc *rest.Config, c client.C
 		var entries []v1alpha1.InventoryEntry
 		hs := &health.Summary{}
 		for _, u := range objs[p] {
-			entries = append(entries, inventory.Entry(inventory.RefOf(u), u.GetUID(), false))
-			hs.Add(inventory.RefOf(u).String(), rules.Assess(u))
+			ref := inventory.RefOf(u)
+			entries = append(entries, inventory.Entry(ref, u.GetUID(), false))
+			hs.Add(ref.String(), rules.Assess(u))
 		}
 		invs[i] = inventory.New(gtrs[p.gtr], p.tenant)
 		inventory.Record(invs[i], entries, 0, inventory.Applied(len(entries), 0), hs)
@@ -482,9 +481,7 @@ func inventoryFloor(ctx context.Context, cfg config, rc *rest.Config, c client.C
 	fmt.Printf("inventory floor: + %d TenantInventory creates in %s (%.0f/s); applies + inventories = %s = %.2f× the ceiling: the best the one-inventory-per-pair model can do here\n",
 		len(invs), sum.inventories.Round(time.Millisecond), float64(len(invs))/sum.inventories.Seconds(),
 		sum.floor().Round(time.Millisecond), sum.floorRatio())
-	if busy := machineBusySeconds() - busy0; busy > 0 {
-		fmt.Printf("   CPU: whole machine %.1fs of %.1fs (%d cores); %s\n", busy, sum.inventories.Seconds()*float64(runtime.NumCPU()), runtime.NumCPU(), planeCPUSince(plane0))
-	}
+	printPhaseCPU(sum.inventories, busy0, plane0)
 	return nil
 }
 
@@ -791,6 +788,14 @@ func planeCPUSince(before map[string]float64) string {
 }
 
 // machineBusySeconds is the CPU time all cores spent outside idle and iowait so far.
+// printPhaseCPU prints the CPU the whole machine, kube-apiserver and etcd
+// used in a phase of the bench that took d, from the readings at its start.
+func printPhaseCPU(d time.Duration, busy0 float64, plane0 map[string]float64) {
+	if busy := machineBusySeconds() - busy0; busy > 0 {
+		fmt.Printf("   CPU: whole machine %.1fs of %.1fs (%d cores); %s\n", busy, d.Seconds()*float64(runtime.NumCPU()), runtime.NumCPU(), planeCPUSince(plane0))
+	}
+}
+
 func machineBusySeconds() float64 {
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
