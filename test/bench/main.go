@@ -12,7 +12,10 @@
 //     for exactly the objects the controller must write, on this machine.
 //     Then the same clients create one TenantInventory per pair, as the
 //     controller writes them: applies plus inventories is the inventory
-//     floor, the best the one-inventory-per-pair model can reach here.
+//     floor, the best the one-inventory-per-pair model can reach here. The
+//     CPU the bench's clients used for these writes is printed next to the
+//     controller's: it is the part of the controller's CPU that the floor
+//     already pays for.
 //  2. controller: the real tenantgen binary runs against the second control
 //     plane; the bench times cold convergence, reads the controller's own
 //     metrics endpoint for its requests, its peak RSS from /proc, the size of
@@ -40,6 +43,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -394,7 +398,7 @@ func ceiling(ctx context.Context, cfg config, root string, sum *summary) error {
 	}
 	fmt.Printf("ceiling env: loaded %d fixture objects in %s\n", fx.count(), time.Since(t1).Round(time.Millisecond))
 
-	start, busy0, plane0 := time.Now(), machineBusySeconds(), planeCPU()
+	start, cpu := time.Now(), readCPU()
 	profiled := profileAPIServer(ctx, env.Config, cfg.apiProfile, "ceiling", cfg.apiProfileFor)
 	live := make([]*unstructured.Unstructured, len(desired))
 	err = parallel(len(desired), cfg.clients, func(i int) error {
@@ -412,7 +416,7 @@ func ceiling(ctx context.Context, cfg config, root string, sum *summary) error {
 	sum.ceilingWrites = len(desired)
 	fmt.Printf("ceiling: %d server-side applies in %s (%.0f/s, %d clients)\n",
 		len(desired), sum.ceiling.Round(time.Millisecond), float64(len(desired))/sum.ceiling.Seconds(), cfg.clients)
-	printPhaseCPU(sum.ceiling, busy0, plane0)
+	sum.clientCPU += cpu.print(sum.ceiling)
 	profiled()
 	if err := inventoryFloor(ctx, cfg, env.Config, c, gtrs, live, sum); err != nil {
 		return fmt.Errorf("inventory floor: %w", err)
@@ -468,7 +472,7 @@ func inventoryFloor(ctx context.Context, cfg config, rc *rest.Config, c client.C
 		invs[i] = inventory.New(gtrs[p.gtr], p.tenant)
 		inventory.Record(invs[i], entries, 0, inventory.Applied(len(entries), 0), hs)
 	}
-	start, busy0, plane0 := time.Now(), machineBusySeconds(), planeCPU()
+	start, cpu := time.Now(), readCPU()
 	profiled := profileAPIServer(ctx, rc, cfg.apiProfile, "inventories", cfg.apiProfileFor)
 	err = parallel(len(invs), cfg.clients, func(i int) error {
 		return c.Create(ctx, invs[i], client.FieldOwner("ceiling"))
@@ -481,7 +485,7 @@ func inventoryFloor(ctx context.Context, cfg config, rc *rest.Config, c client.C
 	fmt.Printf("inventory floor: + %d TenantInventory creates in %s (%.0f/s); applies + inventories = %s = %.2f× the ceiling: the best the one-inventory-per-pair model can do here\n",
 		len(invs), sum.inventories.Round(time.Millisecond), float64(len(invs))/sum.inventories.Seconds(),
 		sum.floor().Round(time.Millisecond), sum.floorRatio())
-	printPhaseCPU(sum.inventories, busy0, plane0)
+	sum.clientCPU += cpu.print(sum.inventories)
 	return nil
 }
 
@@ -569,6 +573,7 @@ func controllerPhase(ctx context.Context, cfg config, root string, sum *summary,
 	fmt.Printf("   by method: %s; by code: %s\n", cold.byMethod(), cold.byCode())
 	fmt.Printf("   tenantgen: %s\n", cold.tenantgen())
 	if cpu, busy := p.cpuSeconds()-cpu0, machineBusySeconds()-busy0; cpu >= 0 && busy > 0 {
+		sum.controllerCPU = cpu
 		fmt.Printf("   CPU while converging: controller %.1fs, whole machine %.1fs of %.1fs (%d cores): the controller took %.0f%% of what was used; %s\n",
 			cpu, busy, sum.cold.Seconds()*float64(runtime.NumCPU()), runtime.NumCPU(), 100*cpu/busy, planeCPUSince(plane0))
 	}
@@ -596,9 +601,15 @@ func controllerPhase(ctx context.Context, cfg config, root string, sum *summary,
 	if err != nil {
 		return err
 	}
+	inOrder := make([]string, len(lat))
+	for i, d := range lat {
+		inOrder[i] = d.Round(time.Millisecond).String()
+	}
+	slices.Sort(lat)
 	sum.p50, sum.p99, sum.pmax = pct(lat, 50), pct(lat, 99), lat[len(lat)-1].Round(time.Millisecond)
 	fmt.Printf("new HTTPRoute → listener (%d samples, %d tenants loaded): p50 %s, p99 %s, max %s (goal p99 ≤ 100ms)\n",
 		len(lat), cfg.tenants, sum.p50, sum.p99, sum.pmax)
+	fmt.Printf("   in the order taken: %s\n", strings.Join(inOrder, " "))
 
 	// Quiet resyncs: shorten the resync so several pass in the window, let
 	// the spec change settle (it bumps the generation, so every pair is
@@ -787,15 +798,31 @@ func planeCPUSince(before map[string]float64) string {
 	return fmt.Sprintf("kube-apiserver %.1fs, etcd %.1fs", now["kube-apiserver"]-before["kube-apiserver"], now["etcd"]-before["etcd"])
 }
 
-// machineBusySeconds is the CPU time all cores spent outside idle and iowait so far.
-// printPhaseCPU prints the CPU the whole machine, kube-apiserver and etcd
-// used in a phase of the bench that took d, from the readings at its start.
-func printPhaseCPU(d time.Duration, busy0 float64, plane0 map[string]float64) {
-	if busy := machineBusySeconds() - busy0; busy > 0 {
-		fmt.Printf("   CPU: whole machine %.1fs of %.1fs (%d cores); %s\n", busy, d.Seconds()*float64(runtime.NumCPU()), runtime.NumCPU(), planeCPUSince(plane0))
-	}
+// cpuReading is what the bench reads at the start of a phase of its own
+// (the ceiling, the inventory floor) to print the CPU the phase used.
+type cpuReading struct {
+	busy, self float64
+	plane      map[string]float64
 }
 
+func readCPU() cpuReading {
+	return cpuReading{busy: machineBusySeconds(), self: pidCPUSeconds(os.Getpid()), plane: planeCPU()}
+}
+
+// print prints the CPU the whole machine, the bench's clients (this
+// process), kube-apiserver and etcd used since the reading, in a phase that
+// took d, and returns the clients' share: the floor's counterpart of the
+// controller's CPU while converging.
+func (r cpuReading) print(d time.Duration) (clients float64) {
+	clients = pidCPUSeconds(os.Getpid()) - r.self
+	if busy := machineBusySeconds() - r.busy; busy > 0 {
+		fmt.Printf("   CPU: whole machine %.1fs of %.1fs (%d cores); the bench's clients %.1fs, %s\n",
+			busy, d.Seconds()*float64(runtime.NumCPU()), runtime.NumCPU(), clients, planeCPUSince(r.plane))
+	}
+	return clients
+}
+
+// machineBusySeconds is the CPU time all cores spent outside idle and iowait so far.
 func machineBusySeconds() float64 {
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
@@ -1142,7 +1169,7 @@ func largestObjects(ctx context.Context, c client.Client, gtrs []string, sum *su
 }
 
 // routeLatency creates HTTPRoutes one at a time and times each until its
-// hostname is a listener of the tenant's Gateway.
+// hostname is a listener of the tenant's Gateway, in the order taken.
 func routeLatency(ctx context.Context, c client.Client, cfg config, samples int) ([]time.Duration, error) {
 	var out []time.Duration
 	for i := 0; i < samples; i++ {
@@ -1169,7 +1196,6 @@ func routeLatency(ctx context.Context, c client.Client, cfg config, samples int)
 		}
 		out = append(out, time.Since(start))
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out, nil
 }
 
@@ -1462,6 +1488,8 @@ type summary struct {
 	tenants                     int
 	ceiling, cold, quiet        time.Duration
 	inventories                 time.Duration             // the inventory floor's creates, after the ceiling
+	clientCPU                   float64                   // the bench's CPU seconds for the ceiling's and the floor's writes
+	controllerCPU               float64                   // the controller's CPU seconds while converging
 	generatedKinds              []schema.GroupVersionKind // the kinds the seed GTRs generate
 	ceilingWrites               int
 	coldWrites, coldConflicts   float64
@@ -1521,6 +1549,7 @@ func (s *summary) print() {
 	add("write ceiling", fmt.Sprintf("%d applies in %s", s.ceilingWrites, s.ceiling.Round(time.Millisecond)), "(reference)", s.ceiling > 0, true)
 	add("inventory floor", fmt.Sprintf("+ inventories in %s = %.2f× ceiling", s.inventories.Round(time.Millisecond), s.floorRatio()), "(reference)", s.inventories > 0, true)
 	add("cold convergence", fmt.Sprintf("%s = %.2f× ceiling", s.cold.Round(time.Millisecond), s.ratio()), "≤ 1.5×", s.cold > 0, s.ratio() <= 1.5)
+	add("controller CPU", fmt.Sprintf("%.1fs while converging (the floor's clients: %.1fs)", s.controllerCPU, s.clientCPU), "(reference)", s.controllerCPU > 0, true)
 	add("409s while converging", fmt.Sprintf("%d / %d writes = %.1f%%", int(s.coldConflicts), int(s.coldWrites), pctOf(s.coldConflicts, s.coldWrites)), "≤ 5%", s.cold > 0, pctOf(s.coldConflicts, s.coldWrites) <= 5)
 	rss := max(s.rssCold, s.rssEnd)
 	goal := "-"
