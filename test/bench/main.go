@@ -398,7 +398,7 @@ func ceiling(ctx context.Context, cfg config, root string, sum *summary) error {
 	}
 	fmt.Printf("ceiling env: loaded %d fixture objects in %s\n", fx.count(), time.Since(t1).Round(time.Millisecond))
 
-	start, cpu := time.Now(), readCPU()
+	start, cpu := time.Now(), readCPU(os.Getpid(), "the bench's clients")
 	profiled := profileAPIServer(ctx, env.Config, cfg.apiProfile, "ceiling", cfg.apiProfileFor)
 	live := make([]*unstructured.Unstructured, len(desired))
 	err = parallel(len(desired), cfg.clients, func(i int) error {
@@ -472,7 +472,7 @@ func inventoryFloor(ctx context.Context, cfg config, rc *rest.Config, c client.C
 		invs[i] = inventory.New(gtrs[p.gtr], p.tenant)
 		inventory.Record(invs[i], entries, 0, inventory.Applied(len(entries), 0), hs)
 	}
-	start, cpu := time.Now(), readCPU()
+	start, cpu := time.Now(), readCPU(os.Getpid(), "the bench's clients")
 	profiled := profileAPIServer(ctx, rc, cfg.apiProfile, "inventories", cfg.apiProfileFor)
 	err = parallel(len(invs), cfg.clients, func(i int) error {
 		return c.Create(ctx, invs[i], client.FieldOwner("ceiling"))
@@ -549,7 +549,7 @@ func controllerPhase(ctx context.Context, cfg config, root string, sum *summary,
 	}
 	defer p.stop()
 	started := time.Now()
-	cpu0, busy0, plane0 := p.cpuSeconds(), machineBusySeconds(), planeCPU()
+	cpu := readCPU(p.pid, "controller")
 	profiled := profileAPIServer(ctx, env.Config, cfg.apiProfile, "controller", cfg.apiProfileFor)
 
 	// Cold convergence.
@@ -572,11 +572,7 @@ func controllerPhase(ctx context.Context, cfg config, root string, sum *summary,
 		int(sum.coldWrites), int(cold.reads()), int(sum.coldConflicts), pctOf(sum.coldConflicts, sum.coldWrites))
 	fmt.Printf("   by method: %s; by code: %s\n", cold.byMethod(), cold.byCode())
 	fmt.Printf("   tenantgen: %s\n", cold.tenantgen())
-	if cpu, busy := p.cpuSeconds()-cpu0, machineBusySeconds()-busy0; cpu >= 0 && busy > 0 {
-		sum.controllerCPU = cpu
-		fmt.Printf("   CPU while converging: controller %.1fs, whole machine %.1fs of %.1fs (%d cores): the controller took %.0f%% of what was used; %s\n",
-			cpu, busy, sum.cold.Seconds()*float64(runtime.NumCPU()), runtime.NumCPU(), 100*cpu/busy, planeCPUSince(plane0))
-	}
+	sum.controllerCPU = cpu.print(sum.cold)
 	profiled()
 	printAPIServerTime(ctx, env.Config)
 	sum.rssCold = p.peakRSS()
@@ -748,9 +744,8 @@ func freePort() (int, error) {
 // architecture Go runs on.
 const clockTicks = 100
 
-// cpuSeconds is the process's user and system CPU time so far.
-func (p *proc) cpuSeconds() float64 { return pidCPUSeconds(p.pid) }
-
+// pidCPUSeconds is a process's user and system CPU time so far (-1 when it
+// cannot be read).
 func pidCPUSeconds(pid int) float64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
@@ -798,28 +793,30 @@ func planeCPUSince(before map[string]float64) string {
 	return fmt.Sprintf("kube-apiserver %.1fs, etcd %.1fs", now["kube-apiserver"]-before["kube-apiserver"], now["etcd"]-before["etcd"])
 }
 
-// cpuReading is what the bench reads at the start of a phase of its own
-// (the ceiling, the inventory floor) to print the CPU the phase used.
+// cpuReading is what the bench reads at the start of a phase to print the
+// CPU the phase used: the whole machine's, the control plane's and that of
+// the process that sends the writes (the bench's clients in the ceiling and
+// the floor, the controller while it converges).
 type cpuReading struct {
-	busy, self float64
+	pid        int
+	who        string
+	busy, proc float64
 	plane      map[string]float64
 }
 
-func readCPU() cpuReading {
-	return cpuReading{busy: machineBusySeconds(), self: pidCPUSeconds(os.Getpid()), plane: planeCPU()}
+func readCPU(pid int, who string) cpuReading {
+	return cpuReading{pid: pid, who: who, busy: machineBusySeconds(), proc: pidCPUSeconds(pid), plane: planeCPU()}
 }
 
-// print prints the CPU the whole machine, the bench's clients (this
-// process), kube-apiserver and etcd used since the reading, in a phase that
-// took d, and returns the clients' share: the floor's counterpart of the
-// controller's CPU while converging.
-func (r cpuReading) print(d time.Duration) (clients float64) {
-	clients = pidCPUSeconds(os.Getpid()) - r.self
+// print prints the CPU used since the reading, in a phase that took d, and
+// returns the writing process's share.
+func (r cpuReading) print(d time.Duration) (writer float64) {
+	writer = pidCPUSeconds(r.pid) - r.proc
 	if busy := machineBusySeconds() - r.busy; busy > 0 {
-		fmt.Printf("   CPU: whole machine %.1fs of %.1fs (%d cores); the bench's clients %.1fs, %s\n",
-			busy, d.Seconds()*float64(runtime.NumCPU()), runtime.NumCPU(), clients, planeCPUSince(r.plane))
+		fmt.Printf("   CPU: whole machine %.1fs of %.1fs (%d cores); %s %.1fs (%.0f%% of it), %s\n",
+			busy, d.Seconds()*float64(runtime.NumCPU()), runtime.NumCPU(), r.who, writer, 100*writer/busy, planeCPUSince(r.plane))
 	}
-	return clients
+	return writer
 }
 
 // machineBusySeconds is the CPU time all cores spent outside idle and iowait so far.
